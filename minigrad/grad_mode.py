@@ -1,0 +1,82 @@
+"""Thread-local switches for gradient recording: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+
+Each works as a context manager and as a decorator, like PyTorch's. The state is
+thread-local, so a ``no_grad`` block in one thread does not change another thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True when new operations are recorded in the autograd graph."""
+    return getattr(_state, "enabled", True)
+
+
+def _set(mode: bool) -> None:
+    _state.enabled = bool(mode)
+
+
+class _GradMode:
+    """Base of the context managers; subclasses set ``_mode``."""
+
+    _mode: bool = True
+
+    def __enter__(self) -> None:
+        self._prev = getattr(self, "_prev", [])
+        self._prev.append(is_grad_enabled())
+        _set(self._mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        _set(self._prev.pop())
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = is_grad_enabled()
+            _set(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _set(prev)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Do not record operations: results have ``requires_grad=False``.
+
+    >>> with minigrad.no_grad():
+    ...     y = x * 2          # y.grad_fn is None
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Record operations again inside a ``no_grad`` block."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(False)`` is ``no_grad()``; usable as a call, a context manager or a decorator."""
+
+    def __init__(self, mode: bool) -> None:
+        self._mode = bool(mode)
+        self._prev = [is_grad_enabled()]
+        _set(self._mode)  # takes effect at once when used as a plain call
+
+    def __enter__(self) -> None:
+        _set(self._mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        _set(self._prev[0])

@@ -1,0 +1,1 @@
+"""Neural-network layers (placeholder until issue 3 lands)."""

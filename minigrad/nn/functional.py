@@ -1,0 +1,1 @@
+"""Functional layers (placeholder until issue 3 lands)."""

@@ -1,0 +1,204 @@
+"""Indexing: ``x[index]``, gather, scatter_add, index_select, masked_fill.
+
+Reading elements is linear, so the backward writes the gradient back to where the
+elements came from, *adding* where an element was read more than once (duplicate
+indices accumulate). That scatter is itself an op whose backward is the read again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from ._util import normalize_dim
+
+_make = Tensor._make
+
+
+def unwrap_index(index: Any) -> Any:
+    """Replace Tensors (and lists) inside an index by arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(unwrap_index(i) for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_basic(index: Any) -> bool:
+    """Only ints, slices, None and Ellipsis: each element is read at most once."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+def _scatter_add_array(xp: Any, target: Any, index: Any, values: Any) -> None:
+    """target[index] += values, accumulating duplicates."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx  # type: ignore[import-not-found]
+
+        cupyx.scatter_add(target, index, values)
+
+
+class GetItem(Function):
+    """y = x[index].  dx = zeros like x with dy added at ``index``."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: Any) -> Any:
+        return x[self.index]
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return IndexAddInto(self.index, self.inputs[0].shape)(gy)
+
+
+class IndexAddInto(Function):
+    """y = zeros(shape) with g added at ``index`` (the backward of getitem).  dg = dy[index]."""
+
+    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
+        self.index, self.shape = index, shape
+
+    def forward(self, g: Any) -> Any:
+        xp = get_array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            out[self.index] = g
+        else:
+            _scatter_add_array(xp, out, self.index, g)
+        return out
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return GetItem(self.index)(gy)
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]`` with NumPy's basic and advanced indexing rules."""
+    idx = unwrap_index(index)
+    xp = get_array_module(x.data)
+    if xp is not np:
+        idx = _index_to_device(idx, xp)
+    try:
+        if not x.requires_grad:
+            return _make(xp.asarray(x.data[idx]))
+        return GetItem(idx)(x)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(x.shape)}: {e}") \
+            from None
+
+
+def _index_to_device(idx: Any, xp: Any) -> Any:
+    if isinstance(idx, tuple):
+        return tuple(_index_to_device(i, xp) for i in idx)
+    if isinstance(idx, np.ndarray):
+        return xp.asarray(idx)
+    return idx
+
+
+def _along(index: Any, axis: int) -> tuple:
+    """The full fancy index that selects ``index`` along ``axis`` and the identity elsewhere."""
+    xp = get_array_module(index)
+    grids = xp.indices(index.shape, sparse=True)
+    return tuple(index if d == axis else grids[d] for d in range(index.ndim))
+
+
+class Gather(Function):
+    """y[i, j] = x[index[i, j], j] (for axis 0).  dx = zeros with dy scatter-added along ``axis``."""
+
+    def __init__(self, axis: int, index: Any) -> None:
+        self.axis, self.index = axis, index
+
+    def forward(self, x: Any) -> Any:
+        return x[_along(self.index, self.axis)]
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return IndexAddInto(_along(self.index, self.axis), self.inputs[0].shape)(gy)
+
+
+def _check_index_tensor(op: str, x: Tensor, dim: int, index: Any) -> tuple[int, Any]:
+    idx = index.data if isinstance(index, Tensor) else get_array_module(x.data).asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
+    axis = normalize_dim(dim, x.ndim, op)
+    if idx.ndim != x.ndim:
+        raise ValueError(f"{op}: index has {idx.ndim} dims but input has {x.ndim} (shapes {tuple(idx.shape)} and "
+                         f"{tuple(x.shape)})")
+    if any(i > s for d, (i, s) in enumerate(zip(idx.shape, x.shape)) if d != axis):
+        raise ValueError(f"{op}: index shape {tuple(idx.shape)} is larger than input shape {tuple(x.shape)} "
+                         f"outside dim {axis}")
+    if idx.size and (int(idx.min()) < -x.shape[axis] or int(idx.max()) >= x.shape[axis]):
+        raise IndexError(f"{op}: index out of range for dim {axis} of size {x.shape[axis]}")
+    return axis, idx
+
+
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    """``out[i][j] = x[index[i][j]][j]`` for dim=0 (generally: ``index`` replaces the coordinate on ``dim``)."""
+    axis, idx = _check_index_tensor("gather", x, dim, index)
+    return Gather(axis, idx)(x)
+
+
+class ScatterAdd(Function):
+    """y = x with src[i, j] added at (index[i, j], j) (axis 0).  dx = dy, dsrc = gather(dy, axis, index)."""
+
+    def __init__(self, axis: int, index: Any) -> None:
+        self.axis, self.index = axis, index
+
+    def forward(self, x: Any, src: Any) -> Any:
+        out = x.copy()
+        src = src[tuple(slice(0, s) for s in self.index.shape)]
+        _scatter_add_array(get_array_module(x), out, _along(self.index, self.axis), src)
+        return out
+
+    def backward(self, gy: Tensor) -> tuple:
+        gsrc = None
+        if self.needs_input_grad[1]:
+            g = Gather(self.axis, self.index)(gy)
+            src_shape = self.inputs[1].shape
+            if g.shape != src_shape:
+                from .shape import pad
+
+                widths: list[int] = []
+                for s_src, s_g in reversed(list(zip(src_shape, g.shape))):
+                    widths += [0, s_src - s_g]
+                g = pad(g, widths)
+            gsrc = g
+        return gy, gsrc
+
+
+def scatter_add(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
+    """Out-of-place ``x.scatter_add_(dim, index, src)``: adds each ``src`` element at its ``index``."""
+    axis, idx = _check_index_tensor("scatter_add", x, dim, index)
+    if any(i > s for i, s in zip(idx.shape, src.shape)):
+        raise ValueError(f"scatter_add: index shape {tuple(idx.shape)} is larger than src shape {tuple(src.shape)}")
+    from ._util import binary_operands
+
+    x, src = binary_operands("scatter_add", x, src)
+    return ScatterAdd(axis, idx)(x, src)
+
+
+def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+    """Pick the entries ``index`` (1-D integer tensor) along ``dim``."""
+    idx = index.data if isinstance(index, Tensor) else x.xp.asarray(index)
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise ValueError(f"index_select: index must be a 1-D integer tensor, got shape {tuple(idx.shape)} "
+                         f"dtype {idx.dtype}")
+    axis = normalize_dim(dim, x.ndim, "index_select")
+    return getitem(x, (slice(None),) * axis + (idx,))
+
+
+def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+    """``x`` with ``value`` where ``mask`` (bool, broadcastable) is True."""
+    from .unary import where
+
+    m = mask.data if isinstance(mask, Tensor) else mask
+    if getattr(m, "dtype", None) != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(m, 'dtype', type(m))}")
+    if isinstance(value, Tensor) and value.dtype != x.dtype:
+        value = value.to(x.dtype)
+    return where(_make(m), value, x)

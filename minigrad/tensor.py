@@ -1,0 +1,492 @@
+"""``Tensor``: an array (NumPy or CuPy) plus what autograd needs to know about it.
+
+A tensor is a *leaf* when it was made by the user (``grad_fn is None``); leaves
+with ``requires_grad=True`` receive ``.grad`` from ``backward()``. A tensor made
+by an op while gradients are recorded has ``grad_fn``: the node of the graph
+that produced it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import autograd
+from .autograd import Function, RemovableHandle
+from .backend import device, device_of, get_array_module, to_device
+from .dtypes import as_dtype, get_default_dtype
+from .grad_mode import is_grad_enabled
+
+
+def _to_array(data: Any, dtype: Any = None, dev: Any = None) -> Any:
+    """Array for ``tensor(data)`` following PyTorch's dtype policy."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = as_dtype(dtype)
+    xp = get_array_module(data)
+    if xp is np and not isinstance(data, np.ndarray):
+        # Python scalars and (nested) lists: floats -> default float, ints -> int64, bools -> bool
+        arr = np.asarray(data)
+        if dtype is None:
+            if arr.dtype.kind == "f":
+                arr = arr.astype(get_default_dtype())
+            elif arr.dtype.kind in "iu":
+                arr = arr.astype(np.int64)
+            elif arr.dtype.kind == "b":
+                pass
+            else:
+                raise TypeError(f"tensor: cannot make a tensor from data of dtype {arr.dtype}")
+    else:
+        arr = data
+        if dtype is None and arr.dtype not in _SUPPORTED:
+            raise TypeError(f"tensor: unsupported dtype {arr.dtype}")
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    if dev is not None:
+        arr = to_device(arr, dev)
+    return arr
+
+
+_SUPPORTED = {np.dtype(n) for n in ("float16", "float32", "float64", "int8", "uint8", "int16", "int32",
+                                    "int64", "bool")}
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    Attributes:
+        data: the underlying NumPy or CuPy array.
+        grad: a Tensor of the same shape, filled in by ``backward()`` (leaves only,
+            unless ``retain_grad()`` was called).
+        requires_grad: whether ops on this tensor are recorded.
+        grad_fn: the node that produced this tensor (``None`` for leaves).
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_out_idx", "_hooks", "_retains_grad",
+                 "__weakref__", "__dict__")
+    __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> None:
+        self.data = _to_array(data, dtype, device)
+        self.grad: Tensor | None = None
+        self._requires_grad = False
+        self.grad_fn: Function | None = None
+        self._out_idx = 0
+        self._hooks: list | None = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _make(cls, data: Any, requires_grad: bool = False, grad_fn: Function | None = None,
+              idx: int = 0) -> Tensor:
+        """Fast constructor used by the ops: no conversion, no checks."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t._requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        t._out_idx = idx
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # --- autograd attributes --------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self.grad_fn is not None and not value:
+            raise RuntimeError(
+                "requires_grad: you can only change requires_grad of leaf tensors; use detach() for a non-leaf"
+            )
+        if value and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"requires_grad: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this data, cut from the graph (``requires_grad=False``)."""
+        return Tensor._make(self.data)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after ``backward()`` (leaves always keep it)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        node = self.grad_fn
+        if "_retained" not in node.__dict__:
+            node._retained = {}
+        node._retained[self._out_idx] = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require grad")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self.grad_fn
+            if "_out_hooks" not in node.__dict__:
+                node._out_hooks = {}
+            hooks = node._out_hooks.setdefault(self._out_idx, [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        Args:
+            gradient: upstream gradient, same shape as ``self``; may be omitted for a scalar.
+            retain_graph: keep the graph's saved values so backward can run again
+                (defaults to ``create_graph``).
+            create_graph: record the backward pass itself, for higher-order gradients.
+            inputs: accumulate only into these leaves.
+        """
+        if inputs is not None:
+            gs = autograd.grad(self, list(inputs), gradient, retain_graph, create_graph, allow_unused=True)
+            for t, g in zip(inputs, gs):
+                if g is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+            return
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    # --- array attributes -----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def size(self, dim: int | None = None) -> Any:
+        """``shape`` (as a tuple) or the size of one dimension, like PyTorch's ``Tensor.size``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> device:
+        return device_of(self.data)
+
+    @property
+    def xp(self) -> Any:
+        """The array module (numpy or cupy) that owns ``data``."""
+        return get_array_module(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise RuntimeError(f"item: only one-element tensors can be converted to a Python scalar, "
+                               f"got shape {tuple(self.shape)}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def numpy(self) -> np.ndarray:
+        """A NumPy copy on the host (shares memory on the CPU, as in PyTorch)."""
+        if self._requires_grad and is_grad_enabled() and self.grad_fn is not None:
+            pass  # reading values of a graph tensor is fine; it is a snapshot
+        return to_device(self.data, "cpu")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(device)``, ``to(dtype)`` or ``to(device, dtype)``; differentiable."""
+        dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, (device, str)) and (not isinstance(a, str) or a.split(":")[0] in ("cpu", "cuda")):
+                dev = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None:
+            out = _ops.cast(out, as_dtype(dtype))
+        if dev is not None:
+            out = _ops.to_device(out, device(dev))
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int | None = None) -> Tensor:
+        return self.to("cuda" if index is None else f"cuda:{index}")
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def half(self) -> Tensor:
+        return self.to(np.float16)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", precision=4, prefix="tensor(")
+        extra = []
+        if self.dtype not in (get_default_dtype(), np.dtype(np.int64), np.dtype(np.bool_)):
+            extra.append(f"dtype={self.dtype}")
+        if self.device.type != "cpu":
+            extra.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extra.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self._requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self.data.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    # --- operators ------------------------------------------------------------------------------
+    def __add__(self, o: Any) -> Tensor:
+        return _ops.add(self, o)
+
+    def __radd__(self, o: Any) -> Tensor:
+        return _ops.add(o, self)
+
+    def __sub__(self, o: Any) -> Tensor:
+        return _ops.sub(self, o)
+
+    def __rsub__(self, o: Any) -> Tensor:
+        return _ops.sub(o, self)
+
+    def __mul__(self, o: Any) -> Tensor:
+        return _ops.mul(self, o)
+
+    def __rmul__(self, o: Any) -> Tensor:
+        return _ops.mul(o, self)
+
+    def __truediv__(self, o: Any) -> Tensor:
+        return _ops.div(self, o)
+
+    def __rtruediv__(self, o: Any) -> Tensor:
+        return _ops.div(o, self)
+
+    def __pow__(self, o: Any) -> Tensor:
+        return _ops.pow(self, o)
+
+    def __rpow__(self, o: Any) -> Tensor:
+        return _ops.pow(o, self)
+
+    def __matmul__(self, o: Any) -> Tensor:
+        return _ops.matmul(self, o)
+
+    def __rmatmul__(self, o: Any) -> Tensor:
+        return _ops.matmul(o, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self._requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "setitem: in-place assignment into a tensor that requires grad is not supported; build a new "
+                "tensor with where(), masked_fill() or scatter_add() instead"
+            )
+        if isinstance(value, Tensor):
+            value = value.data
+        self.data[_ops.unwrap_index(index)] = value
+
+    def __lt__(self, o: Any) -> Tensor:
+        return _ops.lt(self, o)
+
+    def __le__(self, o: Any) -> Tensor:
+        return _ops.le(self, o)
+
+    def __gt__(self, o: Any) -> Tensor:
+        return _ops.gt(self, o)
+
+    def __ge__(self, o: Any) -> Tensor:
+        return _ops.ge(self, o)
+
+    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return _ops.eq(self, o)
+
+    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return _ops.ne(self, o)
+
+    def __invert__(self) -> Tensor:
+        return _ops.logical_not(self)
+
+    def __and__(self, o: Any) -> Tensor:
+        return _ops.logical_and(self, o)
+
+    def __or__(self, o: Any) -> Tensor:
+        return _ops.logical_or(self, o)
+
+    # --- in-place updates (no graph: for optimizers and initialisers) -----------------------------
+    def _check_inplace(self, name: str) -> None:
+        if self._requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
+                "wrap it in minigrad.no_grad()"
+            )
+
+    def _value(self, o: Any) -> Any:
+        return o.data if isinstance(o, Tensor) else o
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = self._value(value)
+        return self
+
+    def copy_(self, src: Tensor) -> Tensor:
+        self._check_inplace("copy_")
+        src_data = self._value(src)
+        if tuple(getattr(src_data, "shape", ())) != tuple(self.shape) and np.ndim(src_data) != 0:
+            try:
+                np.broadcast_shapes(np.shape(src_data), self.shape)
+            except ValueError:
+                raise RuntimeError(f"copy_: shape {tuple(np.shape(src_data))} does not broadcast to "
+                                   f"{tuple(self.shape)}") from None
+        self.data[...] = to_device(src_data, self.device) if hasattr(src_data, "shape") else src_data
+        return self
+
+    def add_(self, o: Any, alpha: float = 1.0) -> Tensor:
+        self._check_inplace("add_")
+        v = self._value(o)
+        if alpha != 1.0:
+            v = v * alpha
+        self.data += v
+        return self
+
+    def sub_(self, o: Any, alpha: float = 1.0) -> Tensor:
+        return self.add_(o, -alpha)
+
+    def mul_(self, o: Any) -> Tensor:
+        self._check_inplace("mul_")
+        self.data *= self._value(o)
+        return self
+
+    def div_(self, o: Any) -> Tensor:
+        self._check_inplace("div_")
+        self.data /= self._value(o)
+        return self
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        self._check_inplace("clamp_")
+        self.xp.clip(self.data, min, max, out=self.data)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        from .random import _uniform
+
+        self._check_inplace("uniform_")
+        self.data[...] = _uniform(self.xp, a, b, self.shape, self.dtype)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        from .random import _normal
+
+        self._check_inplace("normal_")
+        self.data[...] = _normal(self.xp, mean, std, self.shape, self.dtype)
+        return self
+
+    # --- methods that mirror the functional ops (filled in by ops/__init__.py) -------------------
+
+
+autograd._Tensor = Tensor
+
+from . import ops as _ops  # noqa: E402  (the ops need Tensor; Tensor's methods need the ops)
