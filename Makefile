@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 DEVICE ?= cpu
 PYTEST_ARGS ?=
 
-.PHONY: help venv test test-fast lint bench oracle demo clean train-mlp train-all-quick check-targets
+.PHONY: help venv test test-fast lint bench oracle demo clean train-all-quick check-targets
 
 help:
 	@echo "make test        create .venv, install, run the whole test suite"
@@ -37,8 +37,25 @@ lint: $(STAMP)
 oracle: $(STAMP)
 	$(PY) -m pip install -q "torch==2.13.0"
 
-demo: $(STAMP)
-	$(PY) -m models.demo_mlp --device $(DEVICE)
+# make bench [DEVICE=cuda] [BENCH_ARGS="--only conv --repeats 15"]: installs torch (the bench extra) if missing
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m benchmarks.run --device $(DEVICE) $(BENCH_ARGS)
+
+demo: train-mlp
+
+# make train-<name> [ARGS="--epochs 5"] [DEVICE=cuda]: python -m models.<name> with its defaults
+train-%: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m models.$* --device $(DEVICE) $(ARGS)
+
+# every model for a tiny budget (a smoke test; also part of make test)
+train-all-quick: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m models.run_all --quick
+
+# train the default configurations and check the accuracy targets (minutes; not part of make test)
+check-targets: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m models.run_all --check-targets
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

@@ -1,0 +1,222 @@
+"""``Optimizer``: the base class of every optimizer (PyTorch's ``torch.optim.Optimizer``).
+
+An optimizer holds *param groups*: a list of dicts, each with a ``"params"`` list
+and its own hyperparameters (``lr``, ``weight_decay`` ...); ``defaults`` fills in the
+hyperparameters a group leaves out. ``state[p]`` holds the per-parameter buffers
+(moments, step counts) as raw arrays of the parameter's dtype and device.
+
+Updates run on raw arrays (``p.data``, ``p.grad.data``) with in-place array ops,
+so a step builds no graph and allocates no Tensors. Scratch arrays are cached per
+(shape, dtype, device) and shared by parameters of the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..backend import device_of, get_array_module, to_device
+from ..grad_mode import enable_grad, no_grad
+from ..tensor import Tensor
+
+
+class _Required:
+    """Marks a hyperparameter that has no default (``lr`` of some optimizers)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class: keeps param groups and per-parameter state; subclasses implement ``step``.
+
+    Args:
+        params: an iterable of Tensors, or of dicts ``{"params": [...], "lr": ...}`` (param groups).
+        defaults: hyperparameters used by groups that do not set them.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        self._scratch: dict[tuple, Any] = {}
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or dicts, "
+                            "but got a single Tensor")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k != "params":
+                    lines.append(f"    {k}: {g[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    # --- groups --------------------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters (e.g. layers to unfreeze) with its own hyperparameters."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"add_param_group: expected a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("add_param_group: params must be an ordered collection (list, tuple), not a set")
+        params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}: can only optimize floating-point Tensors, "
+                                f"got dtype {p.dtype}")
+        group["params"] = params
+        for k, v in self.defaults.items():
+            if v is required and k not in group:
+                raise ValueError(f"{type(self).__name__}: parameter group didn't specify a value of required "
+                                 f"optimization parameter {k}")
+            group.setdefault(k, v)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears more than once in a group")
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{type(self).__name__}: some parameters appear in more than one "
+                             "parameter group")
+        self.param_groups.append(group)
+
+    # --- gradients -----------------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized parameters (to ``None`` by default, else to zeros)."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    data = p.grad.data
+                    writeable = getattr(getattr(data, "flags", None), "writeable", True)
+                    if p.grad.grad_fn is None and writeable:
+                        data[...] = 0
+                    else:  # part of a graph (create_graph=True) or a read-only view: fresh zeros
+                        p.grad = Tensor._make(get_array_module(data).zeros_like(data))
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter with a gradient; ``closure`` re-evaluates the loss (returned)."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # --- helpers for subclasses ----------------------------------------------------------------------
+    def _tmp(self, like: Any, slot: int = 0) -> Any:
+        """A scratch array shaped like ``like`` (not part of the state; reused across steps)."""
+        key = (like.shape, like.dtype.str, str(device_of(like)), slot)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = get_array_module(like).empty_like(like)
+            self._scratch[key] = buf
+        return buf
+
+    def _grad(self, p: Tensor, maximize: bool, weight_decay: float) -> Any:
+        """``g`` (negated when maximizing) plus ``weight_decay * p``, as an array (maybe a scratch one)."""
+        g = p.grad.data
+        if g.dtype != p.data.dtype:
+            g = g.astype(p.data.dtype)
+        if not maximize and weight_decay == 0:
+            return g
+        xp = get_array_module(g)
+        out = self._tmp(p.data, 0)
+        if maximize:
+            xp.negative(g, out=out)
+        else:
+            out[...] = g
+        if weight_decay != 0:
+            w = self._tmp(p.data, 1)
+            xp.multiply(p.data, weight_decay, out=w)
+            out += w
+        return out
+
+    # --- checkpoints ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {name: array or number}}, "param_groups": [{hyper..., "params": [index]}]}``.
+
+        Parameters are numbered across groups in order; arrays are the live state buffers
+        (``minigrad.save`` copies them to the file).
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for g in self.param_groups:
+            ids = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed = {k: v for k, v in g.items() if k != "params"}
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = dict(self.state[p])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and per-parameter state (copied, cast to each parameter's dtype/device)."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: loaded state dict has {len(groups)} "
+                             f"parameter groups, the optimizer has {len(self.param_groups)}")
+        name = type(self).__name__
+        for i, (saved, mine) in enumerate(zip(groups, self.param_groups)):
+            if len(saved["params"]) != len(mine["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {i} has {len(saved['params'])} parameters "
+                                 f"in the loaded state dict but {len(mine['params'])} in the optimizer")
+        saved_state = state_dict["state"]
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for saved, mine in zip(groups, self.param_groups):
+            for idx, p in zip(saved["params"], mine["params"]):
+                entry = saved_state.get(idx, saved_state.get(str(idx)))
+                if entry is not None:
+                    new_state[p] = {k: self._cast_state(k, v, p) for k, v in entry.items()}
+            for k, v in saved.items():
+                if k != "params":
+                    as_tuple = isinstance(v, list) and isinstance(self.defaults.get(k), tuple)
+                    mine[k] = tuple(v) if as_tuple else v
+        self.state = new_state
+
+    @staticmethod
+    def _cast_state(key: str, value: Any, p: Tensor) -> Any:
+        if isinstance(value, Tensor):
+            value = value.data
+        if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+            if value.ndim == 0 and key == "step":
+                return int(value)
+            arr = to_device(value, p.device)
+            if arr.dtype.kind == "f" and arr.dtype != p.dtype:
+                arr = arr.astype(p.dtype)
+            return arr.copy() if arr is value else arr
+        return value
