@@ -5,7 +5,7 @@ The names follow PyTorch: ``minigrad.tensor``, ``minigrad.no_grad``, ``minigrad.
 transfers, and every op can be checked against PyTorch.
 """
 
-from . import dtypes
+from . import dtypes, optim, utils, viz
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd import Function, backward, grad
 from .backend import cuda_is_available, device, get_array_module
@@ -22,6 +22,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import *  # noqa: F403  (every op as a function)
 from .ops import abs, all, any, max, min, pow, round, sum  # noqa: F401  (names that shadow builtins)
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from .serialization import load, save
 from .tensor import Tensor
 
 

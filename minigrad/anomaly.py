@@ -9,11 +9,13 @@ op): use it to debug, not to train.
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from typing import Any
 
 _state = threading.local()
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames under it are minigrad's own
 
 
 def is_anomaly_enabled() -> bool:
@@ -48,7 +50,7 @@ def creation_site() -> str:
     """The innermost stack frame outside minigrad itself: where the user created the op."""
     frames = traceback.extract_stack()[:-1]
     for fr in reversed(frames):
-        if "/minigrad/" not in fr.filename.replace("\\", "/"):
+        if not os.path.abspath(fr.filename).startswith(_PKG_DIR):
             return f'File "{fr.filename}", line {fr.lineno}, in {fr.name}\n    {fr.line}'
     fr = frames[-1]
     return f'File "{fr.filename}", line {fr.lineno}, in {fr.name}'
@@ -65,10 +67,24 @@ def _bad(array: Any) -> bool:
 
 def check_forward(node: Any, outputs: tuple) -> None:
     if getattr(_state, "check_nan", True) and any(_bad(o) for o in outputs):
+        parent = getattr(_state, "backward_node", None)
+        if parent is not None:  # an op recorded by a backward pass (create_graph=True)
+            raise RuntimeError(
+                f"detect_anomaly: backward of {parent.name()} produced NaN or Inf "
+                f"(in its {node.name()} op).\n"
+                f"The {parent.name()} op was created at:\n  {getattr(parent, '_site', '<unknown>')}"
+            )
         raise RuntimeError(
             f"detect_anomaly: forward of {node.name()} produced NaN or Inf.\n"
             f"The op was created at:\n  {node._site}"
         )
+
+
+def set_backward_node(node: Any) -> Any:
+    """Tell ``check_forward`` whose backward is running (``None``: none); returns the previous one."""
+    prev = getattr(_state, "backward_node", None)
+    _state.backward_node = node
+    return prev
 
 
 def check_backward(node: Any, grads: tuple) -> None:

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as _np
 
 from . import anomaly
+from .anomaly import _state as _anomaly_state
 from .grad_mode import _set as _set_grad_enabled
+from .grad_mode import _state as _grad_state
 from .grad_mode import is_grad_enabled
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class Function:
     _freed = False
 
     def __call__(self, *inputs: Tensor) -> Any:
+        # This is the hot path of every op: plain loops and attribute reads, no generators.
         xs = [x.data for x in inputs]
         if len(xs) > 1:
             t0 = type(xs[0])
@@ -64,28 +67,31 @@ class Function:
                 if type(x) is not t0:
                     _device_error(self, inputs)
         ys = self.forward(*xs)
-        multi = type(ys) is tuple
-        if not multi:
-            ys = (ys,)
-        ys = tuple(y if type(y) is _ndarray else _as_array(y) for y in ys)
         make = _Tensor._make
-        if is_grad_enabled():
-            for x in inputs:
-                if x.requires_grad:
-                    break
-            else:
-                outs = tuple(make(y) for y in ys)
-                return outs if multi else outs[0]
+        needs = [x._requires_grad for x in inputs]
+        record = True in needs and getattr(_grad_state, "enabled", True)
+        if type(ys) is not tuple:  # one output: the common case
+            if type(ys) is not _ndarray:
+                ys = _as_array(ys)
+            if not record:
+                return make(ys)
             self.inputs = inputs
-            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
-            self._out_meta = tuple((y.shape, y.dtype) for y in ys)
-            if anomaly.is_anomaly_enabled():
+            self.needs_input_grad = tuple(needs)
+            self._out_meta = ((ys.shape, ys.dtype),)
+            if getattr(_anomaly_state, "enabled", False):
                 self._site = anomaly.creation_site()
-                anomaly.check_forward(self, ys)
-            outs = tuple(make(y, True, self, i) for i, y in enumerate(ys))
-        else:
-            outs = tuple(make(y) for y in ys)
-        return outs if multi else outs[0]
+                anomaly.check_forward(self, (ys,))
+            return make(ys, True, self, 0)
+        ys = tuple([y if type(y) is _ndarray else _as_array(y) for y in ys])
+        if not record:
+            return tuple([make(y) for y in ys])
+        self.inputs = inputs
+        self.needs_input_grad = tuple(needs)
+        self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
+        if getattr(_anomaly_state, "enabled", False):
+            self._site = anomaly.creation_site()
+            anomaly.check_forward(self, ys)
+        return tuple([make(y, True, self, i) for i, y in enumerate(ys)])
 
     def forward(self, *xs: Any) -> Any:
         raise NotImplementedError
@@ -104,12 +110,12 @@ class Function:
 
     def _free(self) -> None:
         """Drop what forward saved; the node can no longer be back-propagated through."""
-        keep = {"_out_meta": self._out_meta, "_freed": True}
-        site = self.__dict__.get("_site")
-        self.__dict__.clear()
-        self.__dict__.update(keep)
+        d = self.__dict__
+        meta, site = d["_out_meta"], d.get("_site")
+        d.clear()
+        d["_out_meta"], d["_freed"] = meta, True
         if site is not None:
-            self._site = site
+            d["_site"] = site
 
     def __repr__(self) -> str:
         return f"<{self.name()} node>"
@@ -147,16 +153,16 @@ class RemovableHandle:
 def _topological_order(roots: Sequence[Function]) -> list[Function]:
     """Nodes reachable from ``roots``, every consumer before its producers (iterative DFS)."""
     order: list[Function] = []
-    visited: set[int] = set()
+    visited: set[Function] = set()  # Functions hash by identity
     stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
     while stack:
         node, done = stack.pop()
         if done:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         if node._freed:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time (op {node.name()}), but its "
@@ -166,7 +172,7 @@ def _topological_order(roots: Sequence[Function]) -> list[Function]:
         stack.append((node, True))
         for x in node.inputs:
             fn = x.grad_fn
-            if fn is not None and id(fn) not in visited:
+            if fn is not None and fn not in visited:
                 stack.append((fn, False))
     order.reverse()
     return order
@@ -210,6 +216,7 @@ def run_backward(
 
     captured_nodes: dict[tuple[int, int], int] = {}
     captured_leaves: dict[int, int] = {}
+    capture_only: set[Function] = set()
     results: list[Tensor | None] = []
     if capture is not None:
         results = [None] * len(capture)
@@ -218,39 +225,56 @@ def run_backward(
                 captured_leaves[id(t)] = i
             else:
                 captured_nodes[(id(t.grad_fn), t._out_idx)] = i
-        order = _prune(order, capture)
+        order, capture_only = _prune(order, capture)
 
     check_nan = anomaly.is_anomaly_enabled()
     prev_mode = is_grad_enabled()
     _set_grad_enabled(create_graph)
+    make = _Tensor._make
     try:
         for node in order:
             gys = node_grads.pop(node, None)
             if gys is None:
                 continue
-            hooks = node.__dict__.get("_out_hooks")
-            for i, g in enumerate(gys):
-                if g is None:
+            d = node.__dict__
+            hooks, retained = d.get("_out_hooks"), d.get("_retained")
+            if hooks or retained or captured_nodes:
+                for i, g in enumerate(gys):
+                    if g is None:
+                        continue
+                    if hooks and i in hooks:
+                        for h in list(hooks[i]):
+                            new = h(g)
+                            if new is not None:
+                                g = new
+                        gys[i] = g
+                    if retained and i in retained:
+                        t = retained[i]()
+                        if t is not None:
+                            if create_graph:
+                                t.grad = g if t.grad is None else t.grad + g
+                            else:
+                                t.grad = make(g.data.copy() if t.grad is None else t.grad.data + g.data)
+                    if captured_nodes:
+                        k = captured_nodes.get((id(node), i))
+                        if k is not None:
+                            results[k] = _accumulate(results[k], g)
+            if capture_only and node in capture_only:
+                continue  # only its output's gradient was wanted
+            if len(gys) > 1:  # outputs that received no gradient get zeros
+                missing = [i for i, g in enumerate(gys) if g is None]
+                if len(missing) == len(gys):
                     continue
-                if hooks and i in hooks:
-                    for h in list(hooks[i]):
-                        new = h(g)
-                        if new is not None:
-                            g = new
-                    gys[i] = g
-                retained = node.__dict__.get("_retained")
-                if retained and i in retained:
-                    t = retained[i]()
-                    if t is not None:
-                        t.grad = g if t.grad is None or create_graph else t.grad + g
-                if captured_nodes:
-                    k = captured_nodes.get((id(node), i))
-                    if k is not None:
-                        results[k] = _accumulate(results[k], g)
-            if all(g is None for g in gys):
-                continue
-            gys = [g if g is not None else _zeros_for(m, node.inputs[0]) for g, m in zip(gys, node._out_meta)]
-            gxs = node.backward(*gys)
+                for i in missing:
+                    gys[i] = _zeros_for(node._out_meta[i], node.inputs[0])
+            if check_nan:
+                outer = anomaly.set_backward_node(node)
+                try:
+                    gxs = node.backward(*gys)
+                finally:
+                    anomaly.set_backward_node(outer)
+            else:
+                gxs = node.backward(*gys)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             if check_nan:
@@ -263,63 +287,75 @@ def run_backward(
             for x, gx, need in zip(inputs, gxs, needs):
                 if not need or gx is None:
                     continue
-                if gx.shape != x.shape:
+                if gx.data.shape != x.data.shape:
                     raise RuntimeError(
                         f"{node.name()}.backward returned a gradient of shape {tuple(gx.shape)} for an "
                         f"input of shape {tuple(x.shape)}"
                     )
-                if gx.dtype != x.dtype:
-                    gx = gx.to(x.dtype)
+                if gx.data.dtype != x.data.dtype:
+                    gx = gx.to(x.data.dtype)
                 fn = x.grad_fn
                 if fn is None:
-                    entry = leaf_grads.setdefault(id(x), [x, None])
-                    entry[1] = _accumulate(entry[1], gx)
+                    entry = leaf_grads.get(id(x))
+                    if entry is None:
+                        leaf_grads[id(x)] = [x, gx]
+                    else:
+                        entry[1] = entry[1] + gx
                 else:
                     slot = node_grads.get(fn)
                     if slot is None:
                         slot = node_grads[fn] = [None] * len(fn._out_meta)
-                    slot[x._out_idx] = _accumulate(slot[x._out_idx], gx)
+                    j = x._out_idx
+                    slot[j] = gx if slot[j] is None else slot[j] + gx
             if not retain_graph:
                 node._free()
 
         for leaf, g in leaf_grads.values():
+            if capture is not None:
+                k = captured_leaves.get(id(leaf))
+                if k is None:
+                    continue  # not asked for: grad() leaves .grad and the hooks of other leaves alone
             if leaf._hooks:
                 for h in list(leaf._hooks):
                     new = h(g)
                     if new is not None:
                         g = new
             if capture is not None:
-                k = captured_leaves.get(id(leaf))
-                if k is not None:
-                    results[k] = _accumulate(results[k], g)
+                results[k] = _accumulate(results[k], g)
                 continue
             if leaf.grad is None:
                 # a fresh array: the same gradient Tensor may reach several leaves, and
                 # optimizers and clip_grad_norm_ update .grad in place
-                leaf.grad = g if create_graph else _Tensor._make(g.data.copy())
+                leaf.grad = g if create_graph else make(g.data.copy())
             else:
-                leaf.grad = leaf.grad + g if create_graph else _Tensor._make(leaf.grad.data + g.data)
+                leaf.grad = leaf.grad + g if create_graph else make(leaf.grad.data + g.data)
     finally:
         _set_grad_enabled(prev_mode)
     return results if capture is not None else None
 
 
-def _prune(order: list[Function], capture: Sequence[Tensor]) -> list[Function]:
-    """Keep only the nodes from which some captured tensor can be reached."""
-    target_nodes = {id(t.grad_fn) for t in capture if t.grad_fn is not None}
+def _prune(order: list[Function], capture: Sequence[Tensor]) -> tuple[list[Function], set[Function]]:
+    """Keep only the nodes that lead to some captured tensor.
+
+    Also returns the nodes that made a captured tensor but whose inputs lead to no other captured
+    tensor: the gradient of their output is read, but their backward is not run (nor their saved
+    values freed), so ``grad(loss, activation)`` leaves the graph below ``activation`` usable.
+    """
+    target_nodes = {t.grad_fn for t in capture if t.grad_fn is not None}
     target_leaves = {id(t) for t in capture if t.grad_fn is None}
-    useful: set[int] = set()
+    feeds: set[Function] = set()  # nodes whose backward sends gradient on towards a captured tensor
     for node in reversed(order):  # producers first
-        if id(node) in target_nodes:
-            useful.add(id(node))
-            continue
         for x in node.inputs:
-            if (x.grad_fn is None and id(x) in target_leaves) or (
-                x.grad_fn is not None and id(x.grad_fn) in useful
-            ):
-                useful.add(id(node))
+            fn = x.grad_fn
+            if fn is None:
+                hit = id(x) in target_leaves
+            else:
+                hit = fn in feeds or fn in target_nodes
+            if hit:
+                feeds.add(node)
                 break
-    return [n for n in order if id(n) in useful]
+    keep = [n for n in order if n in feeds or n in target_nodes]
+    return keep, {n for n in target_nodes if n not in feeds}
 
 
 def _seed_grad(t: Tensor, gradient: Any, who: str) -> Tensor:
@@ -349,14 +385,20 @@ def backward(
     if isinstance(tensors, _Tensor):
         tensors = [tensors]
         grad_tensors = [grad_tensors]
-    elif grad_tensors is None:
-        grad_tensors = [None] * len(tensors)
-    for t in tensors:
+    else:
+        tensors = list(tensors)
+        if grad_tensors is None:
+            grad_tensors = [None] * len(tensors)
+    for i, t in enumerate(tensors):
         if not t.requires_grad:
             raise RuntimeError(
-                "backward: element 0 of tensors does not require grad and does not have a grad_fn "
+                f"backward: element {i} of tensors does not require grad and does not have a grad_fn "
                 f"(shape {tuple(t.shape)}); did you create it under no_grad() or forget requires_grad=True?"
             )
+    if isinstance(grad_tensors, _Tensor):
+        grad_tensors = [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"backward: got {len(grad_tensors)} gradients for {len(tensors)} tensors")
     seeds = [_seed_grad(t, g, "backward") for t, g in zip(tensors, grad_tensors)]
     if retain_graph is None:
         retain_graph = create_graph
@@ -388,6 +430,9 @@ def grad(
     for i, t in enumerate(outputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: output {i} (shape {tuple(t.shape)}) does not require grad")
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     seeds = [_seed_grad(t, g, "grad") for t, g in zip(outputs, grad_outputs)]
     if retain_graph is None:
         retain_graph = create_graph

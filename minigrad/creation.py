@@ -13,8 +13,15 @@ from .tensor import Tensor
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    """A new leaf tensor from a list, scalar or array (Python floats become float32, arrays keep their dtype)."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    """A new leaf tensor from a list, scalar or array (Python floats become float32, arrays keep their dtype).
+
+    Always copies the data, as in PyTorch (``from_numpy``/``as_tensor`` share memory instead).
+    """
+    src = data.data if isinstance(data, Tensor) else data
+    t = Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    if t.data is src or getattr(t.data, "base", None) is not None:
+        t.data = t.data.copy()
+    return t
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:

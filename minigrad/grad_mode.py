@@ -28,6 +28,14 @@ class _GradMode:
 
     _mode: bool = True
 
+    def __new__(cls, *args: Any) -> Any:
+        # bare ``@no_grad`` / ``@enable_grad`` (no parentheses) decorate the function directly
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
+            return cls()(args[0])
+        if cls is not set_grad_enabled and args:
+            raise TypeError(f"{cls.__name__}() takes no arguments")
+        return super().__new__(cls)
+
     def __enter__(self) -> None:
         self._prev = getattr(self, "_prev", [])
         self._prev.append(is_grad_enabled())
@@ -80,3 +88,8 @@ class set_grad_enabled(_GradMode):
 
     def __exit__(self, *exc: Any) -> None:
         _set(self._prev[0])
+
+    def __call__(self, fn: Callable) -> Callable:
+        # used as a decorator: the constructor's immediate switch must not outlive the decoration
+        _set(self._prev[0])
+        return super().__call__(fn)

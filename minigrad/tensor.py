@@ -25,6 +25,8 @@ def _to_array(data: Any, dtype: Any = None, dev: Any = None) -> Any:
     """Array for ``tensor(data)`` following PyTorch's dtype policy."""
     if isinstance(data, Tensor):
         data = data.data
+    elif isinstance(data, np.generic):
+        data = np.asarray(data)  # a NumPy scalar keeps its dtype, like an array
     if dtype is not None:
         dtype = as_dtype(dtype)
     xp = get_array_module(data)
@@ -175,8 +177,12 @@ class Tensor:
         if inputs is not None:
             gs = autograd.grad(self, list(inputs), gradient, retain_graph, create_graph, allow_unused=True)
             for t, g in zip(inputs, gs):
-                if g is not None:
+                if g is None:
+                    continue
+                if create_graph:
                     t.grad = g if t.grad is None else t.grad + g
+                else:  # a fresh array, as backward() gives: one gradient Tensor may reach several inputs
+                    t.grad = Tensor._make(g.data.copy() if t.grad is None else t.grad.data + g.data)
             return
         autograd.backward(self, gradient, retain_graph, create_graph)
 
@@ -453,6 +459,7 @@ class Tensor:
         return self
 
     def sub_(self, o: Any, alpha: float = 1.0) -> Tensor:
+        self._check_inplace("sub_")
         return self.add_(o, -alpha)
 
     def mul_(self, o: Any) -> Tensor:

@@ -17,11 +17,16 @@ def _shape(t: Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ")"
 
 
+def _esc(text: object) -> str:
+    """``text`` safe inside a double-quoted DOT string."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def to_dot(t: Tensor, name: str = "output") -> str:
     """Graphviz DOT source of the graph behind ``t`` (walked iteratively, so deep graphs are fine)."""
     lines = ["digraph minigrad {", '  rankdir="BT";', '  node [fontname="Helvetica", fontsize=10];']
     seen: set[int] = set()
-    lines.append(f'  t{id(t)} [label="{name}\\n{_shape(t)} {t.dtype}", shape=ellipse, style=bold];')
+    lines.append(f'  t{id(t)} [label="{_esc(name)}\\n{_shape(t)} {t.dtype}", shape=ellipse, style=bold];')
     if t.grad_fn is None:
         lines.append("}")
         return "\n".join(lines)
@@ -32,13 +37,14 @@ def to_dot(t: Tensor, name: str = "output") -> str:
         if id(fn) in seen:
             continue
         seen.add(id(fn))
-        lines.append(f'  f{id(fn)} [label="{fn.name()}", shape=box, style=filled, fillcolor="#dde8f8"];')
+        label = _esc(fn.name())
+        lines.append(f'  f{id(fn)} [label="{label}", shape=box, style=filled, fillcolor="#dde8f8"];')
         for x in getattr(fn, "inputs", None) or ():
             if x.grad_fn is None:
                 if id(x) not in seen:
                     seen.add(id(x))
                     fill = ', style=filled, fillcolor="#f8e0b0"' if x.requires_grad else ""
-                    label = getattr(x, "name", None) or ("param" if x.requires_grad else "const")
+                    label = _esc(getattr(x, "name", None) or ("param" if x.requires_grad else "const"))
                     lines.append(f'  t{id(x)} [label="{label}\\n{_shape(x)}", shape=ellipse{fill}];')
                 lines.append(f"  t{id(x)} -> f{id(fn)};")
             else:

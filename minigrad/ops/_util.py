@@ -18,9 +18,10 @@ def as_tensor_like(x: Any, like: Tensor) -> Tensor:
     """``x`` as a Tensor on ``like``'s device; a Python scalar takes ``like``'s dtype (PyTorch's rule)."""
     if isinstance(x, Tensor):
         return x
-    xp = get_array_module(like.data)
+    data = like.data
+    xp = np if type(data) is np.ndarray else get_array_module(data)
     if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
-        return _make(xp.asarray(x, dtype=scalar_dtype(x, like.data.dtype)))
+        return _make(xp.asarray(x, dtype=scalar_dtype(x, data.dtype)))
     return Tensor(xp.asarray(x))
 
 
@@ -58,12 +59,12 @@ def _category(dt: np.dtype) -> int:
 
 
 def check_broadcast(op: str, a: Tensor, b: Tensor) -> None:
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
-        ) from None
+    """Raise a ValueError naming ``op`` and both shapes unless they broadcast (a plain loop: a hot path)."""
+    for m, n in zip(reversed(a.data.shape), reversed(b.data.shape)):
+        if m != n and m != 1 and n != 1:
+            raise ValueError(
+                f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
+            )
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:

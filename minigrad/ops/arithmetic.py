@@ -88,7 +88,8 @@ class Add(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         a, b = self.inputs
-        return _unbroadcast(gy, a), _unbroadcast(gy, b)
+        need_a, need_b = self.needs_input_grad
+        return _unbroadcast(gy, a) if need_a else None, _unbroadcast(gy, b) if need_b else None
 
 
 class Sub(Function):
@@ -100,7 +101,7 @@ class Sub(Function):
     def backward(self, gy: Tensor) -> tuple:
         a, b = self.inputs
         gb = _unbroadcast(neg(gy), b) if self.needs_input_grad[1] else None
-        return _unbroadcast(gy, a), gb
+        return _unbroadcast(gy, a) if self.needs_input_grad[0] else None, gb
 
 
 class Mul(Function):
@@ -141,7 +142,7 @@ class Neg(Function):
 
 def _binary(cls: type[Function], op: str, a: Any, b: Any) -> Tensor:
     a, b = binary_operands(op, a, b)
-    if a.shape != b.shape:
+    if a.data.shape != b.data.shape:
         check_broadcast(op, a, b)
     return cls()(a, b)
 

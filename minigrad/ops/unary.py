@@ -325,6 +325,10 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
         if max is not None:
             out = minimum(out, max)
         return out
+    if x.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        from ..dtypes import get_default_dtype
+
+        x = x.to(get_default_dtype())  # as in PyTorch: int tensor clamped to float bounds becomes float
     return Clamp(min, max)(x)
 
 
