@@ -1,1 +1,183 @@
-"""Functional layers (placeholder until issue 3 lands)."""
+"""``minigrad.nn.functional`` (``F``): stateless versions of the layers, activations and losses.
+
+Everything is a composition of differentiable ops (the normalisations use the fused ``Normalize``
+op), so gradients of any order work through all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import ops
+from ..ops import clamp, gelu, log_softmax, maximum, pad, sigmoid, softmax, softplus, tanh, where
+from ..tensor import Tensor
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    gaussian_nll_loss,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from .normalization import batch_norm, group_norm, layer_norm, normalize_over, rms_norm
+
+__all__ = [
+    "relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "mish", "hardtanh",
+    "logsigmoid", "softsign", "softmin", "softmax", "log_softmax", "dropout", "linear", "embedding",
+    "layer_norm", "batch_norm", "group_norm", "rms_norm", "normalize_over", "one_hot", "pad", "normalize",
+    "cosine_similarity", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss",
+]
+
+_make = Tensor._make
+
+
+# --- activations (PyTorch's signatures; ``inplace`` is accepted and the result is a new tensor) ---------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return ops.leaky_relu(input, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return ops.elu(input, alpha)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.silu(input)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` (scaling the rest by 1/(1-p)) when ``training``."""
+    return ops.dropout(input, p, training)
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return clamp(x, 0.0, 6.0)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """Clamp to [min_val, max_val]."""
+    return clamp(x, min_val, max_val)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), computed stably."""
+    return -softplus(-x, 1.0, float("inf"))
+
+
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return x / (x.abs() + 1.0)
+
+
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return x * tanh(softplus(x))
+
+
+def softmin(x: Tensor, dim: int = -1) -> Tensor:
+    """softmax(-x) along ``dim``."""
+    return softmax(-x, dim)
+
+
+# --- layers ----------------------------------------------------------------------------------------------
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b.
+
+    Inputs: input (*, in_features), weight (out_features, in_features), bias (out_features,) or None.
+    Output: (*, out_features). Backward: dx = dy W, dW = dy^T x (summed over *), db = sum(dy).
+    """
+    if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
+        raise ValueError(f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
+                         f"{tuple(weight.shape)} (expected input (*, {weight.shape[-1]}) and a 2-D weight)")
+    y = input @ weight.mT
+    return y + bias if bias is not None else y
+
+
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Look up rows of ``weight`` (num_embeddings, dim) for the integer indices ``input`` (any shape).
+
+    Output: input.shape + (dim,). The rows looked up at ``padding_idx`` receive no gradient.
+    With ``max_norm`` the referenced rows whose norm exceeds it are renormalised in place first.
+    Backward: dW[k] = sum of dy over the positions where input == k (except k == padding_idx).
+    """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
+    idx = input.data if isinstance(input, Tensor) else weight.xp.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
+    num = weight.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
+        raise IndexError(f"embedding: index out of range: indices must be in [0, {num}), got values in "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += num
+    if max_norm is not None:
+        xp = weight.xp
+        rows = xp.unique(idx.ravel())
+        w = weight.data[rows]
+        norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(weight.dtype)
+        weight.data[rows] = w * scale[:, None]
+    out = weight[idx]
+    if padding_idx is not None and weight.requires_grad:
+        keep = (idx != padding_idx)[..., None]
+        out = where(keep, out, out.detach())
+    return out
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 tensor of shape tensor.shape + (C,) with a 1 at each index (num_classes=-1: C = max + 1)."""
+    idx = tensor.data
+    xp = tensor.xp
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer tensor, got dtype {idx.dtype}")
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values in "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    out = (idx[..., None] == xp.arange(num_classes)).astype("int64")
+    return _make(out)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim``."""
+    if p == 2.0:
+        norm = (input * input).sum(dim, keepdim=True).sqrt()
+    else:
+        norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
+    return input / maximum(norm, _make(input.xp.asarray(eps, dtype=input.dtype)))
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``."""
+    e = _make(x1.xp.asarray(eps, dtype=x1.dtype))
+    n1 = maximum((x1 * x1).sum(dim).sqrt(), e)
+    n2 = maximum((x2 * x2).sum(dim).sqrt(), e)
+    return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+# --- kernels written elsewhere (convolution, pooling, recurrent cells), when present ------------------
+try:
+    from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool2d  # noqa: F401
+
+    __all__ += ["conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+except ImportError:
+    pass
+
+try:
+    from .rnn import gru_cell, lstm_cell, rnn_tanh_cell  # noqa: F401
+
+    __all__ += ["lstm_cell", "gru_cell", "rnn_tanh_cell"]
+except ImportError:
+    pass
