@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import sys as _sys
+
 import numpy as _np
 
 from . import anomaly
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _ndarray = _np.ndarray
+_getrefcount = _sys.getrefcount
 _Tensor: Any = None  # set by tensor.py (avoids an import cycle on the hot path)
 
 
@@ -309,6 +312,7 @@ def run_backward(
                     slot[j] = gx if slot[j] is None else slot[j] + gx
             if not retain_graph:
                 node._free()
+        gys = gxs = gx = None  # drop the loop's references, so leaf gradients can be taken without a copy
 
         for leaf, g in leaf_grads.values():
             if capture is not None:
@@ -323,12 +327,23 @@ def run_backward(
             if capture is not None:
                 results[k] = _accumulate(results[k], g)
                 continue
-            if leaf.grad is None:
-                # a fresh array: the same gradient Tensor may reach several leaves, and
-                # optimizers and clip_grad_norm_ update .grad in place
-                leaf.grad = g if create_graph else make(g.data.copy())
+            if create_graph:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            elif leaf.grad is None:
+                # .grad must own its array: optimizers and clip_grad_norm_ update it in place, and the
+                # same gradient Tensor may reach several leaves. Like PyTorch, take the array without a
+                # copy when nothing else can see it (saves a large copy per parameter per step).
+                a = g.data
+                if a.base is None and _getrefcount(a) <= 3 and _getrefcount(g) <= 3 and g.grad_fn is None:
+                    leaf.grad = g
+                else:
+                    leaf.grad = make(a.copy())
             else:
-                leaf.grad = leaf.grad + g if create_graph else make(leaf.grad.data + g.data)
+                acc = leaf.grad.data
+                if acc.flags.writeable:
+                    acc += g.data  # accumulate in place, as PyTorch does
+                else:
+                    leaf.grad = make(acc + g.data)
     finally:
         _set_grad_enabled(prev_mode)
     return results if capture is not None else None

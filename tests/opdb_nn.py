@@ -28,7 +28,7 @@ def _norm_ref(x, axes, eps=1e-5):
 # --- layers -----------------------------------------------------------------------------------------
 register("nn.linear", F.linear, lambda x, w, b=None: x @ w.T + (0 if b is None else b),
          [S(arr(3, 4), arr(5, 4), arr(5)), S(arr(2, 3, 4), arr(2, 4), arr(2), desc="batched"),
-          S(arr(3, 4), arr(2, 4), desc="no-bias")])
+          S(arr(3, 4), arr(2, 4), desc="no-bias"), S(arr(4), arr(3, 4), arr(3), desc="vector-input")])
 _eidx = C(np.array([[0, 2, 2], [4, 1, 0]]))
 register("nn.embedding", lambda w, i: F.embedding(i, w), lambda w, i: w[i], [S(arr(5, 3), _eidx)])
 
@@ -252,5 +252,7 @@ register("nn.gaussian_nll_loss", F.gaussian_nll_loss, _gnll_ref,
          [S(arr(3, 4), arr(3, 4), pos(3, 4)),
           S(arr(3, 4), arr(3, 4), pos(3, 1), full=True, desc="homoscedastic"),
           S(arr(3, 4), arr(3, 4), pos(3), reduction="sum", desc="var-without-last-dim"),
-          S(arr(2, 2), arr(2, 2), C(np.array([[1e-8, 1.0], [0.5, 2.0]])), reduction="none",
+          # var 0.01 is clamped up to eps=0.1 (a larger eps than the default keeps the finite differences
+          # well conditioned: with eps=1e-6 the 1/var terms are ~1e6 and swamp float64 round-off)
+          S(arr(2, 2), arr(2, 2), C(np.array([[0.01, 1.0], [0.5, 2.0]])), reduction="none", eps=0.1,
             desc="eps-clamp")])

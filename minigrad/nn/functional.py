@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import ops
 from ..ops import clamp, gelu, log_softmax, maximum, pad, sigmoid, softmax, softplus, tanh, where
+from ..autograd import Function
 from ..tensor import Tensor
 from .loss import (
     binary_cross_entropy,
@@ -89,17 +90,52 @@ def softmin(x: Tensor, dim: int = -1) -> Tensor:
 
 
 # --- layers ----------------------------------------------------------------------------------------------
+class Linear(Function):
+    """y = x W^T + b as one graph node (the layer in every MLP; three nodes if built from matmul, .mT, +).
+
+    Inputs: x (*, in), W (out, in), b (out,) optional.  Output: (*, out).
+    Backward: dx = dy W,  dW = dy^T x (summed over *),  db = sum of dy over *.
+    dW comes out of one GEMM as a fresh (out, in) array, so it becomes ``W.grad`` without a copy.
+    """
+
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        gx = ops.matmul(gy, w) if need[0] else None
+        gw = gb = None
+        if need[1] or (len(need) > 2 and need[2]):
+            gy2 = ops.reshape(gy, (-1, gy.shape[-1]))
+            if need[1]:
+                gw = ops.matmul(ops.t(gy2), ops.reshape(x, (-1, x.shape[-1])))
+            if len(need) > 2 and need[2]:
+                gb = ops.sum(gy2, 0)
+        return (gx, gw) if len(need) == 2 else (gx, gw, gb)
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b.
 
     Inputs: input (*, in_features), weight (out_features, in_features), bias (out_features,) or None.
     Output: (*, out_features). Backward: dx = dy W, dW = dy^T x (summed over *), db = sum(dy).
     """
-    if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2:
+    if input.shape[-1:] != weight.shape[-1:] or weight.ndim != 2 or input.ndim == 0:
         raise ValueError(f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
                          f"{tuple(weight.shape)} (expected input (*, {weight.shape[-1]}) and a 2-D weight)")
-    y = input @ weight.mT
-    return y + bias if bias is not None else y
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {tuple(bias.shape)} does not match weight of shape "
+                         f"{tuple(weight.shape)}")
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        y = input @ weight.mT  # mixed dtypes: let the ops apply the promotion rules
+        return y + bias if bias is not None else y
+    if input.ndim == 1:
+        return ops.squeeze(Linear()(ops.unsqueeze(input, 0), weight, *([bias] if bias is not None else [])), 0)
+    return Linear()(input, weight, *([bias] if bias is not None else []))
 
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
