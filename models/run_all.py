@@ -1,0 +1,170 @@
+"""Run every model of the zoo: a smoke test (``--quick``) or the full default runs (``--check-targets``).
+
+    python -m models.run_all --quick            # each model for a few seconds, into a temporary folder
+    python -m models.run_all --check-targets    # the default configurations, into runs/<name>; minutes
+    python -m models.run_all --quick --only mlp,cnn --keep runs/quick
+
+A model is any module ``models/<name>.py`` that defines ``main(argv) -> dict`` (the final metrics).
+``--quick`` checks that each one ran, wrote its files (metrics.csv, curves.png, the checkpoints,
+summary.json and its pictures) and that its training loss went down. ``--check-targets`` also
+checks each module's ``TARGET``: ``("test_acc", ">=", 0.97)``, or a list of such triples.
+The exit status is non-zero when any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import operator
+import pkgutil
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .harness import read_metrics
+
+NOT_MODELS = {"harness", "plots", "run_all"}
+REQUIRED_FILES = ("metrics.csv", "curves.png", "last.ckpt", "final.ckpt", "summary.json")
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+@dataclass
+class Result:
+    name: str
+    ok: bool = True
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, why: str) -> None:
+        self.ok = False
+        self.problems.append(why)
+
+
+def discover() -> list[str]:
+    """Names of the modules in models/ that look like models (not the harness, not private modules)."""
+    package_dir = Path(__file__).parent
+    return sorted(m.name for m in pkgutil.iter_modules([str(package_dir)])
+                  if not m.name.startswith("_") and m.name not in NOT_MODELS)
+
+
+def _targets(module: Any) -> list[tuple[str, str, float]]:
+    t = getattr(module, "TARGET", None)
+    if t is None:
+        return []
+    return [t] if isinstance(t[0], str) else list(t)
+
+
+def check_files(out: Path, res: Result) -> None:
+    for f in REQUIRED_FILES:
+        if not (out / f).is_file() or (out / f).stat().st_size == 0:
+            res.fail(f"missing or empty {f}")
+    summary = out / "summary.json"
+    if summary.is_file():
+        for f in json.loads(summary.read_text())["files"]:
+            if not (out / f).is_file() or (out / f).stat().st_size == 0:
+                res.fail(f"missing or empty {f}")
+
+
+def check_loss_decreased(out: Path, res: Result) -> None:
+    """The training loss of the last epoch must be below that of the first (needs >= 2 epochs)."""
+    if not (out / "metrics.csv").is_file():
+        return
+    rows = read_metrics(out / "metrics.csv")
+    if len(rows) < 2:
+        res.fail(f"only {len(rows)} epoch(s) in metrics.csv: cannot tell whether the loss decreased")
+        return
+    first, last = rows[0]["train_loss"], rows[-1]["train_loss"]
+    if not (math.isfinite(last) and last < first):
+        res.fail(f"train_loss did not decrease: {first:.4g} -> {last:.4g}")
+    else:
+        res.notes.append(f"train_loss {first:.3g} -> {last:.3g}")
+
+
+def check_targets(module: Any, final: dict, res: Result) -> None:
+    targets = _targets(module)
+    if not targets:
+        res.notes.append("no TARGET")
+    for key, op, value in targets:
+        if key not in final:
+            res.fail(f"target {key} {op} {value}: the run did not report {key}")
+        elif not OPS[op](final[key], value):
+            res.fail(f"target missed: {key} = {final[key]:.4g}, want {op} {value}")
+        else:
+            res.notes.append(f"{key} = {final[key]:.4g} ({op} {value} ok)")
+
+
+def run_one(name: str, argv: list[str], out: Path, quick: bool) -> Result:
+    res = Result(name)
+    t0 = time.perf_counter()
+    try:
+        module = importlib.import_module(f"models.{name}")
+        if not callable(getattr(module, "main", None)):
+            res.notes.append("no main(argv): skipped")
+            return res
+        final = module.main([*argv, "--out", str(out)])
+        check_files(out, res)
+        check_loss_decreased(out, res)
+        if not quick:
+            check_targets(module, final or {}, res)
+    except (Exception, SystemExit) as e:  # a crash of one model must not stop the others
+        res.fail(f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def run_models(names: list[str] | None = None, quick: bool = True, out_root: str | Path | None = None,
+               device: str = "cpu") -> list[Result]:
+    """Run each model (in this process) and check it; returns one ``Result`` per model."""
+    names = names or discover()
+    tmp = None
+    if out_root is None:
+        tmp = tempfile.mkdtemp(prefix="minigrad-zoo-") if quick else None
+        out_root = tmp or "runs"
+    results = []
+    try:
+        for name in names:
+            print(f"\n=== {name} {'(quick)' if quick else ''} ===", flush=True)
+            argv = ["--device", device] + (["--quick"] if quick else [])
+            results.append(run_one(name, argv, Path(out_root) / name, quick))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def print_summary(results: list[Result]) -> None:
+    print("\n" + "=" * 78)
+    for r in results:
+        status = "ok  " if r.ok else "FAIL"
+        print(f"{status} {r.name:<22} {r.seconds:7.1f}s  " + "; ".join(r.problems + r.notes))
+    n_bad = sum(not r.ok for r in results)
+    print("=" * 78)
+    print(f"{len(results) - n_bad}/{len(results)} models passed" + (f", {n_bad} FAILED" if n_bad else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.run_all", description=__doc__.split("\n")[0])
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--quick", action="store_true", help="a few seconds per model (smoke test)")
+    mode.add_argument("--check-targets", action="store_true", help="default runs + accuracy targets")
+    p.add_argument("--only", default=None, help="comma-separated model names (default: all)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--keep", default=None, help="write the outputs here (--quick uses a temporary folder)")
+    args = p.parse_args(argv)
+    names = args.only.split(",") if args.only else None
+    results = run_models(names, quick=args.quick, out_root=args.keep, device=args.device)
+    print_summary(results)
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
