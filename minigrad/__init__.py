@@ -5,17 +5,51 @@ The names follow PyTorch: ``minigrad.tensor``, ``minigrad.no_grad``, ``minigrad.
 transfers, and every op can be checked against PyTorch.
 """
 
-from . import dtypes, optim, utils, viz
+from . import dtypes, nn, optim, utils, viz
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd import Function, backward, grad
 from .backend import cuda_is_available, device, get_array_module
 from .creation import (
-    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, multinomial,
-    normal, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+    arange,
+    as_tensor,
+    bernoulli,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    multinomial,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from .dtypes import (
-    bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16, int32, int64, long,
-    set_default_dtype, short, uint8,
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
 )
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -24,7 +58,6 @@ from .ops import abs, all, any, max, min, pow, round, sum  # noqa: F401  (names 
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .serialization import load, save
 from .tensor import Tensor
-
 
 
 class _Cuda:

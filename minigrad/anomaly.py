@@ -23,7 +23,9 @@ def is_anomaly_enabled() -> bool:
 
 
 class detect_anomaly:
-    """Context manager (and decorator) turning anomaly detection on; ``check_nan=False`` only records sites."""
+    """Context manager (and decorator) turning anomaly detection on.
+
+    ``check_nan=False`` only records where each op was created."""
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan
@@ -93,6 +95,7 @@ def check_backward(node: Any, grads: tuple) -> None:
     for i, g in enumerate(grads):
         if g is not None and _bad(g.data):
             raise RuntimeError(
-                f"detect_anomaly: backward of {node.name()} returned NaN or Inf in the gradient of input {i}.\n"
-                f"The op was created at:\n  {getattr(node, '_site', '<unknown: created outside anomaly mode>')}"
+                f"detect_anomaly: backward of {node.name()} returned NaN or Inf in the gradient of "
+                f"input {i}.\nThe op was created at:\n  "
+                f"{getattr(node, '_site', '<unknown: created outside anomaly mode>')}"
             )

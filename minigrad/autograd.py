@@ -19,10 +19,9 @@ can be differentiated again, to any order.
 
 from __future__ import annotations
 
+import sys as _sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
-
-import sys as _sys
 
 import numpy as _np
 

@@ -26,8 +26,11 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but returns ``data`` itself when it already is a matching Tensor."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == as_dtype(dtype)) and \
-            (device is None or data.device == device):
+    if (
+        isinstance(data, Tensor)
+        and (dtype is None or data.dtype == as_dtype(dtype))
+        and (device is None or data.device == device)
+    ):
         return data
     return Tensor(data, dtype=dtype, device=device)
 
@@ -76,10 +79,14 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: An
     return _finish(_xp(device).empty(_shape(size), dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def full(
+    size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     if dtype is None:
         dtype = Tensor(fill_value).dtype
-    return _finish(_xp(device).full(_shape((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad, device)
+    return _finish(
+        _xp(device).full(_shape((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad, device
+    )
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -91,15 +98,23 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
 
 
 def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(t.xp.full(t.shape, fill_value, dtype=as_dtype(dtype) if dtype else t.dtype), requires_grad, None)
+    return _finish(
+        t.xp.full(t.shape, fill_value, dtype=as_dtype(dtype) if dtype else t.dtype), requires_grad, None
+    )
 
 
 def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return zeros_like(t, dtype, requires_grad)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False,
-           device: Any = None) -> Tensor:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive); int64 unless an argument is a float."""
     if end is None:
         start, end = 0, start
@@ -109,48 +124,82 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requir
     return _finish(_xp(device).arange(start, end, step, dtype=as_dtype(dtype)), requires_grad, device)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False,
-             device: Any = None) -> Tensor:
+def linspace(
+    start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     return _finish(_xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     return _finish(_xp(device).eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
-          generator: Generator | None = None) -> Tensor:
+def randn(
+    *size: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+    generator: Generator | None = None,
+) -> Tensor:
     """Standard normal samples."""
     xp = _xp(device)
     return _finish(_normal(xp, 0.0, 1.0, _shape(size), _float_dtype(dtype), generator), requires_grad, device)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
-         generator: Generator | None = None) -> Tensor:
+def rand(
+    *size: Any,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+    generator: Generator | None = None,
+) -> Tensor:
     """Uniform samples in [0, 1)."""
     xp = _xp(device)
-    return _finish(_uniform(xp, 0.0, 1.0, _shape(size), _float_dtype(dtype), generator), requires_grad, device)
+    return _finish(
+        _uniform(xp, 0.0, 1.0, _shape(size), _float_dtype(dtype), generator), requires_grad, device
+    )
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None, device: Any = None,
-            generator: Generator | None = None) -> Tensor:
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Any = (),
+    dtype: Any = None,
+    device: Any = None,
+    generator: Generator | None = None,
+) -> Tensor:
     """Integers in [low, high) (int64 by default); ``randint(high, size=...)`` starts at 0."""
     if high is None:
         low, high = 0, low
     xp = _xp(device)
-    return _finish(_integers(xp, low, high, _shape((size,)), as_dtype(dtype or np.int64), generator), False, device)
+    return _finish(
+        _integers(xp, low, high, _shape((size,)), as_dtype(dtype or np.int64), generator), False, device
+    )
 
 
 def randperm(n: int, dtype: Any = None, device: Any = None, generator: Generator | None = None) -> Tensor:
     from .random import _permutation
 
-    return _finish(to_device(_permutation(n, generator).astype(as_dtype(dtype or np.int64)), device or "cpu"),
-                   False, None)
+    return _finish(
+        to_device(_permutation(n, generator).astype(as_dtype(dtype or np.int64)), device or "cpu"),
+        False,
+        None,
+    )
 
 
-def normal(mean: float, std: float, size: Any, dtype: Any = None, device: Any = None,
-           generator: Generator | None = None) -> Tensor:
-    return _finish(_normal(_xp(device), mean, std, _shape((size,)), _float_dtype(dtype), generator), False, device)
+def normal(
+    mean: float,
+    std: float,
+    size: Any,
+    dtype: Any = None,
+    device: Any = None,
+    generator: Generator | None = None,
+) -> Tensor:
+    return _finish(
+        _normal(_xp(device), mean, std, _shape((size,)), _float_dtype(dtype), generator), False, device
+    )
 
 
 def randn_like(t: Tensor, dtype: Any = None) -> Tensor:

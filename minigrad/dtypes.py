@@ -25,9 +25,19 @@ bool_ = np.dtype("bool")
 _DEFAULT_FLOAT = float32
 
 _NAMES = {
-    "float16": float16, "half": float16, "float32": float32, "float": float32,
-    "float64": float64, "double": float64, "int8": int8, "uint8": uint8, "int16": int16,
-    "int32": int32, "int64": int64, "long": int64, "bool": bool_,
+    "float16": float16,
+    "half": float16,
+    "float32": float32,
+    "float": float32,
+    "float64": float64,
+    "double": float64,
+    "int8": int8,
+    "uint8": uint8,
+    "int16": int16,
+    "int32": int32,
+    "int64": int64,
+    "long": int64,
+    "bool": bool_,
 }
 _ALLOWED = set(_NAMES.values())
 

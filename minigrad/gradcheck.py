@@ -83,8 +83,10 @@ def gradcheck(
         raise ValueError("gradcheck: no input has requires_grad=True")
     for i in diff:
         if inputs[i].dtype != np.float64:
-            raise ValueError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; gradient checking needs float64 "
-                             "inputs (float32 round-off is larger than the differences it measures)")
+            raise ValueError(
+                f"gradcheck: input {i} has dtype {inputs[i].dtype}; gradient checking needs float64 "
+                "inputs (float32 round-off is larger than the differences it measures)"
+            )
     rng = np.random.default_rng(seed)
     all_outs = _float_outputs(fn(*inputs))
     keep = [k for k, o in enumerate(all_outs) if o.requires_grad]
@@ -104,8 +106,11 @@ def gradcheck(
     again = analytic()
     for k, (a, b) in enumerate(zip(ana, again)):
         if a.size and float(xp.abs(a - b).max()) > nondet_tol:
-            return _fail(f"gradcheck: backward of {_name(fn)} is not deterministic for input {diff[k]}: two runs "
-                         f"differ by {float(xp.abs(a - b).max()):.3g} > nondet_tol={nondet_tol}", raise_exception)
+            return _fail(
+                f"gradcheck: backward of {_name(fn)} is not deterministic for input {diff[k]}: two runs "
+                f"differ by {float(xp.abs(a - b).max()):.3g} > nondet_tol={nondet_tol}",
+                raise_exception,
+            )
 
     def f() -> float:
         outs_all = _float_outputs(fn(*inputs))  # grad mode on: fn may itself take gradients
@@ -131,7 +136,9 @@ def gradcheck(
             if abs(an - num) > atol + rtol * abs(num):
                 return _fail(
                     f"gradcheck: {_name(fn)}: directional derivative for input {i} (shape {tuple(x.shape)}) "
-                    f"disagrees: analytic {an:.6g}, numeric {num:.6g}", raise_exception)
+                    f"disagrees: analytic {an:.6g}, numeric {num:.6g}",
+                    raise_exception,
+                )
             continue
         num = np.zeros(x.shape, dtype=np.float64)
         flat = x.data.reshape(-1) if x.data.flags.c_contiguous else None
@@ -152,10 +159,14 @@ def gradcheck(
             bad = np.where(~np.isfinite(a_host), np.inf, err)
             j = np.unravel_index(int(np.argmax(bad)), x.shape)
             return _fail(
-                f"gradcheck: {_name(fn)}: gradient of input {i} (shape {tuple(x.shape)}) is wrong; worst element "
+                f"gradcheck: {_name(fn)}: gradient of input {i} (shape {tuple(x.shape)}) is wrong; "
+                f"worst element "
                 f"at index {tuple(int(v) for v in j)}: analytic {a_host[j]:.6g}, numeric {num[j]:.6g} "
-                f"(|diff| {abs(a_host[j] - num[j]):.3g} > atol + rtol*|numeric| = {atol + rtol * abs(num[j]):.3g}); "
-                f"{int((err > 0).sum())} of {err.size} elements fail", raise_exception)
+                f"(|diff| {abs(a_host[j] - num[j]):.3g} > atol + rtol*|numeric| = "
+                f"{atol + rtol * abs(num[j]):.3g}); "
+                f"{int((err > 0).sum())} of {err.size} elements fail",
+                raise_exception,
+            )
     return True
 
 
@@ -197,5 +208,14 @@ def gradgradcheck(
         return tuple(g for g in gs if g is not None and g.requires_grad)
 
     first_derivative.__qualname__ = f"gradient of {_name(fn)}"
-    return gradcheck(first_derivative, tuple(inputs) + tuple(vs), eps=eps, atol=atol, rtol=rtol,
-                     nondet_tol=nondet_tol, raise_exception=raise_exception, fast_mode=fast_mode, seed=seed + 2)
+    return gradcheck(
+        first_derivative,
+        tuple(inputs) + tuple(vs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        nondet_tol=nondet_tol,
+        raise_exception=raise_exception,
+        fast_mode=fast_mode,
+        seed=seed + 2,
+    )

@@ -28,7 +28,7 @@ class Generator:
         return self
 
     def seed(self) -> int:
-        s = int(np.random.SeedSequence().entropy % (2 ** 63))
+        s = int(np.random.SeedSequence().entropy % (2**63))
         self.manual_seed(s)
         return s
 
@@ -86,7 +86,9 @@ def _gen(xp: Any, generator: Generator | None) -> Any:
     return _cupy_state()
 
 
-def _uniform(xp: Any, a: float, b: float, shape: tuple, dtype: Any, generator: Generator | None = None) -> Any:
+def _uniform(
+    xp: Any, a: float, b: float, shape: tuple, dtype: Any, generator: Generator | None = None
+) -> Any:
     g = _gen(xp, generator)
     dtype = np.dtype(dtype)
     if xp is np:
@@ -98,7 +100,9 @@ def _uniform(xp: Any, a: float, b: float, shape: tuple, dtype: Any, generator: G
     return r.astype(dtype, copy=False)
 
 
-def _normal(xp: Any, mean: float, std: float, shape: tuple, dtype: Any, generator: Generator | None = None) -> Any:
+def _normal(
+    xp: Any, mean: float, std: float, shape: tuple, dtype: Any, generator: Generator | None = None
+) -> Any:
     g = _gen(xp, generator)
     dtype = np.dtype(dtype)
     fdt = dtype if dtype in (np.float32, np.float64) else np.float64
@@ -108,7 +112,9 @@ def _normal(xp: Any, mean: float, std: float, shape: tuple, dtype: Any, generato
     return r.astype(dtype, copy=False)
 
 
-def _integers(xp: Any, low: int, high: int, shape: tuple, dtype: Any, generator: Generator | None = None) -> Any:
+def _integers(
+    xp: Any, low: int, high: int, shape: tuple, dtype: Any, generator: Generator | None = None
+) -> Any:
     g = _gen(xp, generator)
     if xp is np:
         return g.integers(low, high, size=shape, dtype=dtype)

@@ -53,8 +53,9 @@ def _to_array(data: Any, dtype: Any = None, dev: Any = None) -> Any:
     return arr
 
 
-_SUPPORTED = {np.dtype(n) for n in ("float16", "float32", "float64", "int8", "uint8", "int16", "int32",
-                                    "int64", "bool")}
+_SUPPORTED = {
+    np.dtype(n) for n in ("float16", "float32", "float64", "int8", "uint8", "int16", "int32", "int64", "bool")
+}
 
 
 class Tensor:
@@ -68,8 +69,17 @@ class Tensor:
         grad_fn: the node that produced this tensor (``None`` for leaves).
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_out_idx", "_hooks", "_retains_grad",
-                 "__weakref__", "__dict__")
+    __slots__ = (
+        "data",
+        "grad",
+        "_requires_grad",
+        "grad_fn",
+        "_out_idx",
+        "_hooks",
+        "_retains_grad",
+        "__weakref__",
+        "__dict__",
+    )
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> None:
@@ -84,8 +94,9 @@ class Tensor:
             self.requires_grad = True
 
     @classmethod
-    def _make(cls, data: Any, requires_grad: bool = False, grad_fn: Function | None = None,
-              idx: int = 0) -> Tensor:
+    def _make(
+        cls, data: Any, requires_grad: bool = False, grad_fn: Function | None = None, idx: int = 0
+    ) -> Tensor:
         """Fast constructor used by the ops: no conversion, no checks."""
         t = object.__new__(cls)
         t.data = data
@@ -106,11 +117,13 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         if self.grad_fn is not None and not value:
             raise RuntimeError(
-                "requires_grad: you can only change requires_grad of leaf tensors; use detach() for a non-leaf"
+                "requires_grad: you can only change requires_grad of leaf tensors; "
+                "use detach() for a non-leaf"
             )
         if value and self.data.dtype.kind not in "fc":
             raise RuntimeError(
-                f"requires_grad: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                "requires_grad: only floating-point tensors can require gradients, "
+                f"got dtype {self.data.dtype}"
             )
         self._requires_grad = bool(value)
 
@@ -163,8 +176,13 @@ class Tensor:
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
-                 inputs: Sequence[Tensor] | None = None) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         Args:
@@ -232,8 +250,10 @@ class Tensor:
 
     def item(self) -> Any:
         if self.data.size != 1:
-            raise RuntimeError(f"item: only one-element tensors can be converted to a Python scalar, "
-                               f"got shape {tuple(self.shape)}")
+            raise RuntimeError(
+                f"item: only one-element tensors can be converted to a Python scalar, "
+                f"got shape {tuple(self.shape)}"
+            )
         return self.data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -255,7 +275,9 @@ class Tensor:
         if kwargs:
             raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
         for a in args:
-            if isinstance(a, (device, str)) and (not isinstance(a, str) or a.split(":")[0] in ("cpu", "cuda")):
+            if isinstance(a, (device, str)) and (
+                not isinstance(a, str) or a.split(":")[0] in ("cpu", "cuda")
+            ):
                 dev = a
             else:
                 dtype = a
@@ -314,8 +336,10 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements is "
-                               "ambiguous; use .any() or .all()")
+            raise RuntimeError(
+                f"bool: the truth value of a tensor with {self.data.size} elements is "
+                "ambiguous; use .any() or .all()"
+            )
         return bool(self.data.reshape(()))
 
     def __float__(self) -> float:
@@ -445,8 +469,9 @@ class Tensor:
             try:
                 np.broadcast_shapes(np.shape(src_data), self.shape)
             except ValueError:
-                raise RuntimeError(f"copy_: shape {tuple(np.shape(src_data))} does not broadcast to "
-                                   f"{tuple(self.shape)}") from None
+                raise RuntimeError(
+                    f"copy_: shape {tuple(np.shape(src_data))} does not broadcast to {tuple(self.shape)}"
+                ) from None
         self.data[...] = to_device(src_data, self.device) if hasattr(src_data, "shape") else src_data
         return self
 

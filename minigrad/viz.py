@@ -66,6 +66,8 @@ def render(t: Tensor, path: str | Path, fmt: str = "png") -> Path:
     if exe is None:
         src = path.with_suffix(".dot")
         src.write_text(dot)
-        raise RuntimeError(f"render: the Graphviz 'dot' program is not installed; wrote the DOT source to {src}")
+        raise RuntimeError(
+            f"render: the Graphviz 'dot' program is not installed; wrote the DOT source to {src}"
+        )
     subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=dot.encode(), check=True)
     return path

@@ -91,7 +91,9 @@ def test_gradgradcheck(op, sample: S, xp):
     if not _has_diff_input(args, kwargs):
         pytest.skip("sample has no differentiable input")
     flat, rebuild = _flatten_args(args)
-    assert mg.gradgradcheck(lambda *a: op.fn(*rebuild(a), **kwargs), flat, eps=op.eps, atol=op.atol, rtol=op.rtol)
+    assert mg.gradgradcheck(
+        lambda *a: op.fn(*rebuild(a), **kwargs), flat, eps=op.eps, atol=op.atol, rtol=op.rtol
+    )
 
 
 def _flatten_args(args):
@@ -111,7 +113,7 @@ def _flatten_args(args):
                 out.append(vals[k])
                 k += 1
             else:
-                out.append(list(vals[k:k + n]))
+                out.append(list(vals[k : k + n]))
                 k += n
         return out
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ops
-from ..ops import clamp, gelu, log_softmax, maximum, pad, sigmoid, softmax, softplus, tanh, where
 from ..autograd import Function
+from ..ops import clamp, gelu, log_softmax, maximum, pad, sigmoid, softmax, softplus, tanh, where
 from ..tensor import Tensor
 from .loss import (
     binary_cross_entropy,
@@ -133,9 +133,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
         y = input @ weight.mT  # mixed dtypes: let the ops apply the promotion rules
         return y + bias if bias is not None else y
+    params = (weight,) if bias is None else (weight, bias)
     if input.ndim == 1:
-        return ops.squeeze(Linear()(ops.unsqueeze(input, 0), weight, *([bias] if bias is not None else [])), 0)
-    return Linear()(input, weight, *([bias] if bias is not None else []))
+        return ops.squeeze(Linear()(ops.unsqueeze(input, 0), *params), 0)
+    return Linear()(input, *params)
 
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,

@@ -20,7 +20,9 @@ from ._util import binary_operands, check_broadcast
 def _sum_to_array(xp: Any, y: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``y`` over the axes along which ``shape`` was broadcast up to ``y.shape``."""
     lead = y.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and y.shape[i + lead] != 1)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and y.shape[i + lead] != 1
+    )
     if axes:
         y = y.sum(axis=axes, keepdims=True)
     if lead:
@@ -190,7 +192,7 @@ class PowScalar(Function):
         self.c = c
 
     def forward(self, x: Any) -> Any:
-        return x ** self.c
+        return x**self.c
 
     def backward(self, gy: Tensor) -> Tensor:
         x, c = self.inputs[0], self.c
@@ -221,7 +223,7 @@ class Pow(Function):
     """y = a ** b.  da = dy * b * a**(b-1), db = dy * y * log(a) (taken as 0 where a == 0)."""
 
     def forward(self, a: Any, b: Any) -> Any:
-        self.y = a ** b
+        self.y = a**b
         return self.y
 
     def backward(self, gy: Tensor) -> tuple:

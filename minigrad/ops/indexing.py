@@ -89,8 +89,9 @@ def getitem(x: Tensor, index: Any) -> Tensor:
             return _make(xp.asarray(x.data[idx]))
         return GetItem(idx)(x)
     except IndexError as e:
-        raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(x.shape)}: {e}") \
-            from None
+        raise IndexError(
+            f"getitem: index {index!r} is invalid for a tensor of shape {tuple(x.shape)}: {e}"
+        ) from None
 
 
 def _index_to_device(idx: Any, xp: Any) -> Any:
@@ -127,18 +128,24 @@ def _check_index_tensor(op: str, x: Tensor, dim: int, index: Any) -> tuple[int, 
         raise TypeError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
     axis = normalize_dim(dim, x.ndim, op)
     if idx.ndim != x.ndim:
-        raise ValueError(f"{op}: index has {idx.ndim} dims but input has {x.ndim} (shapes {tuple(idx.shape)} and "
-                         f"{tuple(x.shape)})")
+        raise ValueError(
+            f"{op}: index has {idx.ndim} dims but input has {x.ndim} (shapes {tuple(idx.shape)} and "
+            f"{tuple(x.shape)})"
+        )
     if any(i > s for d, (i, s) in enumerate(zip(idx.shape, x.shape)) if d != axis):
-        raise ValueError(f"{op}: index shape {tuple(idx.shape)} is larger than input shape {tuple(x.shape)} "
-                         f"outside dim {axis}")
+        raise ValueError(
+            f"{op}: index shape {tuple(idx.shape)} is larger than input shape {tuple(x.shape)} "
+            f"outside dim {axis}"
+        )
     if idx.size and (int(idx.min()) < -x.shape[axis] or int(idx.max()) >= x.shape[axis]):
         raise IndexError(f"{op}: index out of range for dim {axis} of size {x.shape[axis]}")
     return axis, idx
 
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
-    """``out[i][j] = x[index[i][j]][j]`` for dim=0 (generally: ``index`` replaces the coordinate on ``dim``)."""
+    """``out[i][j] = x[index[i][j]][j]`` for dim=0.
+
+    In general ``index`` replaces the coordinate on ``dim``; its other dims may be smaller than x's."""
     axis, idx = _check_index_tensor("gather", x, dim, index)
     return Gather(axis, idx)(x)
 
@@ -175,7 +182,9 @@ def scatter_add(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
     """Out-of-place ``x.scatter_add_(dim, index, src)``: adds each ``src`` element at its ``index``."""
     axis, idx = _check_index_tensor("scatter_add", x, dim, index)
     if any(i > s for i, s in zip(idx.shape, src.shape)):
-        raise ValueError(f"scatter_add: index shape {tuple(idx.shape)} is larger than src shape {tuple(src.shape)}")
+        raise ValueError(
+            f"scatter_add: index shape {tuple(idx.shape)} is larger than src shape {tuple(src.shape)}"
+        )
     from ._util import binary_operands
 
     x, src = binary_operands("scatter_add", x, src)
@@ -186,8 +195,10 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     """Pick the entries ``index`` (1-D integer tensor) along ``dim``."""
     idx = index.data if isinstance(index, Tensor) else x.xp.asarray(index)
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
-        raise ValueError(f"index_select: index must be a 1-D integer tensor, got shape {tuple(idx.shape)} "
-                         f"dtype {idx.dtype}")
+        raise ValueError(
+            f"index_select: index must be a 1-D integer tensor, got shape {tuple(idx.shape)} "
+            f"dtype {idx.dtype}"
+        )
     axis = normalize_dim(dim, x.ndim, "index_select")
     return getitem(x, (slice(None),) * axis + (idx,))
 

@@ -38,18 +38,22 @@ def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics: 1-D operands are vectors, leading dims broadcast."""
     a, b = binary_operands("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+        raise ValueError(
+            f"matmul: both arguments need at least 1 dimension, got shapes {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
     ka = a.shape[-1]
     kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
     if ka != kb:
-        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
-                         f"({ka} != {kb})")
+        raise ValueError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied ({ka} != {kb})"
+        )
     try:
         np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
-        raise ValueError(f"matmul: batch dims of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast") \
-            from None
+        raise ValueError(
+            f"matmul: batch dims of {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast"
+        ) from None
     va, vb = a.ndim == 1, b.ndim == 1
     if va:
         a = unsqueeze(a, 0)
@@ -85,7 +89,9 @@ def _parse_einsum(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[st
     lhs, arrow, rhs = eq.partition("->")
     ins = lhs.split(",")
     if len(ins) != len(shapes):
-        raise ValueError(f"einsum: equation {equation!r} names {len(ins)} operands but {len(shapes)} were given")
+        raise ValueError(
+            f"einsum: equation {equation!r} names {len(ins)} operands but {len(shapes)} were given"
+        )
     used = set(c for c in eq if c.isalpha())
     free = [c for c in _LETTERS if c not in used]
     ell_rank = 0
@@ -97,7 +103,7 @@ def _parse_einsum(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[st
     for s, shp in zip(ins, shapes):
         if "..." in s:
             n = len(shp) - (len(s) - 3)
-            s = s.replace("...", ell[ell_rank - n:] if n else "")
+            s = s.replace("...", ell[ell_rank - n :] if n else "")
         if len(s) != len(shp):
             raise ValueError(f"einsum: subscripts {s!r} do not match an operand of shape {shp}")
         subs.append(s)
@@ -125,7 +131,7 @@ class Einsum(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         grads = []
-        for i, x in enumerate(self.inputs):
+        for i in range(len(self.inputs)):
             if not self.needs_input_grad[i]:
                 grads.append(None)
                 continue
@@ -181,6 +187,8 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     for k, (s, o) in enumerate(zip(subs, ops)):
         for c, n in zip(s, o.shape):
             if sizes.setdefault(c, n) != n:
-                raise ValueError(f"einsum: subscript {c!r} has size {n} in operand {k} (shape {tuple(o.shape)}) "
-                                 f"but {sizes[c]} elsewhere")
+                raise ValueError(
+                    f"einsum: subscript {c!r} has size {n} in operand {k} (shape {tuple(o.shape)}) "
+                    f"but {sizes[c]} elsewhere"
+                )
     return Einsum(subs, out)(*ops)

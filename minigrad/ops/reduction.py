@@ -82,8 +82,13 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return Mean(normalize_dims(dim, x.ndim, "mean"), keepdim)(x)
 
 
-def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-        correction: int | None = None) -> Tensor:
+def var(
+    x: Tensor,
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    correction: int | None = None,
+) -> Tensor:
     """Variance over ``dim``: sum((x - mean)^2) / (n - correction); correction=1 (unbiased) by default."""
     _check_float(x, "var")
     if correction is None:
@@ -95,8 +100,13 @@ def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
     return sum(d * d, axes, keepdim=keepdim) * scale
 
 
-def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-        correction: int | None = None) -> Tensor:
+def std(
+    x: Tensor,
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    correction: int | None = None,
+) -> Tensor:
     """Standard deviation: sqrt(var)."""
     return sqrt(var(x, dim, unbiased, keepdim, correction))
 

@@ -48,8 +48,9 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     n = x.numel()
     known = int(np.prod([s for s in shape if s != -1]))
     if shape.count(-1) > 1 or (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n):
-        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {n} "
-                           f"(shape {tuple(x.shape)})")
+        raise RuntimeError(
+            f"reshape: shape {list(shape)} is invalid for input of size {n} (shape {tuple(x.shape)})"
+        )
     return Reshape(shape)(x)
 
 
@@ -65,12 +66,12 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shp = x.shape
-    return reshape(x, shp[:s] + (int(np.prod(shp[s:e + 1])),) + shp[e + 1:])
+    return reshape(x, shp[:s] + (int(np.prod(shp[s : e + 1])),) + shp[e + 1 :])
 
 
 def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     d = normalize_dim(dim, x.ndim, "unflatten")
-    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1 :])
 
 
 class Permute(Function):
@@ -151,8 +152,9 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the number of dims "
-                         f"({x.ndim})")
+        raise ValueError(
+            f"expand: the number of sizes ({len(sizes)}) must be at least the number of dims ({x.ndim})"
+        )
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     return broadcast_to(x, shape)
 
@@ -200,7 +202,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for i, t in enumerate(tensors):
         if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape)) if k != axis):
             raise ValueError(
-                f"cat: tensor {i} has shape {tuple(t.shape)}, which does not match tensor 0's {tuple(ref.shape)} "
+                f"cat: tensor {i} has shape {tuple(t.shape)}, which does not match tensor 0's "
+                f"{tuple(ref.shape)} "
                 f"outside dim {axis}"
             )
     from ..dtypes import result_type
@@ -224,8 +227,10 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise ValueError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: expects each tensor to be equal size, but got {tuple(tensors[0].shape)} at "
-                             f"entry 0 and {tuple(t.shape)} at entry {i}")
+            raise ValueError(
+                f"stack: expects each tensor to be equal size, but got {tuple(tensors[0].shape)} at "
+                f"entry 0 and {tuple(t.shape)} at entry {i}"
+            )
     d = normalize_dim(dim, tensors[0].ndim + 1, "stack")
     return cat([unsqueeze(t, d) for t in tensors], d)
 
@@ -244,8 +249,9 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
     else:
         sizes = [int(v) for v in split_size_or_sections]
         if sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim} "
-                             f"(shape {tuple(x.shape)})")
+            raise ValueError(
+                f"split: sizes {sizes} do not add up to {n}, the size of dim {dim} (shape {tuple(x.shape)})"
+            )
     if len(sizes) == 1:
         return (x,)
     return Split(sizes, axis)(x)
@@ -327,8 +333,10 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     """Tile the tensor: ``repeat(x, 2, 3)`` copies it twice along dim -2 and 3 times along dim -1."""
     reps = tuple(int(s) for s in _shape_arg(sizes))
     if len(reps) < x.ndim:
-        raise ValueError(f"repeat: number of repeat dims ({len(reps)}) can not be smaller than the number of "
-                         f"tensor dims ({x.ndim})")
+        raise ValueError(
+            f"repeat: number of repeat dims ({len(reps)}) can not be smaller than the number of "
+            f"tensor dims ({x.ndim})"
+        )
     return Repeat(reps)(x)
 
 

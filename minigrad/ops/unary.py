@@ -407,8 +407,10 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     try:
         np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"where: shapes {tuple(cond.shape)} (condition), {tuple(a.shape)} and "
-                         f"{tuple(b.shape)} cannot be broadcast together") from None
+        raise ValueError(
+            f"where: shapes {tuple(cond.shape)} (condition), {tuple(a.shape)} and "
+            f"{tuple(b.shape)} cannot be broadcast together"
+        ) from None
     if not (a.requires_grad or b.requires_grad):
         return _make(xp.where(cond, a.data, b.data))
     shape = np.broadcast_shapes(cond.shape, a.shape, b.shape)
