@@ -888,7 +888,8 @@ def _max_pool_forward(x: Any, pg: _PoolGeometry, need_indices: bool) -> tuple[An
             arg += d
         if not padded:
             out = idx[lo:hi]
-            xp.take(offsets, arg, out=out)
+            xp.take(offsets, arg, out=out, mode="clip")  # arg is always in range; 'clip' skips a
+            # bounds-checked copy that makes the default mode ~10x slower
             out += rows * w + cols
             return
         ki, kj = xp.divmod(arg.astype(np.int64), kw)

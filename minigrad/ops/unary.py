@@ -188,14 +188,14 @@ def square(x: Tensor) -> Tensor:
 
 # --- activations -------------------------------------------------------------------------------
 class ReLU(Function):
-    """y = max(x, 0).  dx = dy * [x > 0]."""
+    """y = max(x, 0).  dx = dy * [x > 0] (the mask is read off y, so forward is a single pass)."""
 
     def forward(self, x: Any) -> Any:
-        self.mask = x > 0
-        return x * self.mask
+        self.y = get_array_module(x).maximum(x, x.dtype.type(0))
+        return self.y
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * _make(self.mask)
+        return gy * _make(self.y > 0)
 
 
 class LeakyReLU(Function):
