@@ -549,7 +549,7 @@ def _pair(torch, a, requires_grad=True):
             torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad))
 
 
-def _compare(torch, mg_fn, t_fn, arrays, consts=(), atol=1e-9):
+def _check(torch, mg_fn, t_fn, arrays, consts=(), atol=1e-9):
     """Forward values and the gradients (for a random cotangent) of every array input."""
     pairs = [_pair(torch, a) for a in arrays]
     m_out = mg_fn(*[p[0] for p in pairs], *[c[0] for c in consts])
@@ -593,11 +593,11 @@ def test_cross_entropy_and_nll_vs_torch(torch, kw, shape):
         w = rng.uniform(0.2, 2.0, size=4)
         mkw["weight"], tkw["weight"] = mg.tensor(w), torch.tensor(w)
     mt, tt = _const(torch, t)
-    _compare(torch, lambda a: F.cross_entropy(a, mt, **mkw),
+    _check(torch, lambda a: F.cross_entropy(a, mt, **mkw),
              lambda a: torch.nn.functional.cross_entropy(a, tt, **tkw), [x])
     mkw.pop("label_smoothing", None)
     tkw.pop("label_smoothing", None)
-    _compare(torch, lambda a: F.nll_loss(F.log_softmax(a, 0 if len(shape) == 1 else 1), mt, **mkw),
+    _check(torch, lambda a: F.nll_loss(F.log_softmax(a, 0 if len(shape) == 1 else 1), mt, **mkw),
              lambda a: torch.nn.functional.nll_loss(a.log_softmax(0 if len(shape) == 1 else 1), tt, **tkw),
              [x])
 
@@ -614,7 +614,7 @@ def test_cross_entropy_probability_targets_vs_torch(torch, kw):
         w = rng.uniform(0.2, 2.0, size=3)
         mkw["weight"], tkw["weight"] = mg.tensor(w), torch.tensor(w)
     # the probability target is differentiable too
-    _compare(torch, lambda a, b: F.cross_entropy(a, b, **mkw),
+    _check(torch, lambda a, b: F.cross_entropy(a, b, **mkw),
              lambda a, b: torch.nn.functional.cross_entropy(a, b, **tkw), [x, p])
 
 
@@ -629,11 +629,11 @@ def test_binary_losses_vs_torch(torch, red):
     t, w, pw = rng.uniform(size=(4, 3)), rng.uniform(0.5, 2, size=(4, 3)), rng.uniform(0.5, 3, size=3)
     mw, tw = _const(torch, w)  # PyTorch does not differentiate the weights of these two losses
     mp, tp = _const(torch, pw)
-    _compare(torch, lambda a, b: F.binary_cross_entropy(a, b, mw, reduction=red),
+    _check(torch, lambda a, b: F.binary_cross_entropy(a, b, mw, reduction=red),
              lambda a, b: tf.binary_cross_entropy(a, b, tw, reduction=red), [x, t])
-    _compare(torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, mw, reduction=red, pos_weight=mp),
+    _check(torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, mw, reduction=red, pos_weight=mp),
              lambda a, b: tf.binary_cross_entropy_with_logits(a, b, tw, reduction=red, pos_weight=tp), [z, t])
-    _compare(torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=red),
+    _check(torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=red),
              lambda a, b: tf.binary_cross_entropy_with_logits(a, b, reduction=red), [z, t])
     edge = np.array([0.0, 1.0, 1e-50, 0.3])
     mt, tt = _const(torch, np.array([1.0, 0.0, 1.0, 0.0]))
@@ -647,15 +647,15 @@ def test_regression_losses_vs_torch(torch, red):
     tf = torch.nn.functional
     a, b = rng.normal(size=(4, 5)) * 2, rng.normal(size=(4, 5))
     w = np.abs(b)
-    _compare(torch, lambda x, y: F.mse_loss(x, y, reduction=red),
+    _check(torch, lambda x, y: F.mse_loss(x, y, reduction=red),
              lambda x, y: tf.mse_loss(x, y, reduction=red), [a, b])
-    _compare(torch, lambda x, y: F.l1_loss(x, y, reduction=red), lambda x, y: tf.l1_loss(x, y, reduction=red),
+    _check(torch, lambda x, y: F.l1_loss(x, y, reduction=red), lambda x, y: tf.l1_loss(x, y, reduction=red),
              [a, b])
-    _compare(torch, lambda x, y, v: F.mse_loss(x, y, reduction=red, weight=v),
+    _check(torch, lambda x, y, v: F.mse_loss(x, y, reduction=red, weight=v),
              lambda x, y, v: tf.mse_loss(x, y, reduction=red, weight=v), [a, b, w])
-    _compare(torch, lambda x, y, v: F.l1_loss(x, y, reduction=red, weight=v),
+    _check(torch, lambda x, y, v: F.l1_loss(x, y, reduction=red, weight=v),
              lambda x, y, v: tf.l1_loss(x, y, reduction=red, weight=v), [a, b, w])
-    _compare(torch, lambda x, y, v: F.huber_loss(x, y, reduction=red, weight=v),
+    _check(torch, lambda x, y, v: F.huber_loss(x, y, reduction=red, weight=v),
              lambda x, y, v: tf.huber_loss(x, y, reduction=red, weight=v), [a, b, w])
 
 
@@ -665,10 +665,10 @@ def test_smooth_l1_and_huber_vs_torch(torch, red, beta):
     rng = np.random.default_rng(11)
     tf = torch.nn.functional
     a, b = rng.normal(size=(4, 5)) * 2, rng.normal(size=(4, 5))
-    _compare(torch, lambda x, y: F.smooth_l1_loss(x, y, reduction=red, beta=beta),
+    _check(torch, lambda x, y: F.smooth_l1_loss(x, y, reduction=red, beta=beta),
              lambda x, y: tf.smooth_l1_loss(x, y, reduction=red, beta=beta), [a, b])
     if beta > 0:
-        _compare(torch, lambda x, y: F.huber_loss(x, y, reduction=red, delta=beta),
+        _check(torch, lambda x, y: F.huber_loss(x, y, reduction=red, delta=beta),
                  lambda x, y: tf.huber_loss(x, y, reduction=red, delta=beta), [a, b])
 
 
@@ -679,13 +679,13 @@ def test_kl_div_vs_torch(torch, red):
     tf = torch.nn.functional
     x = np.log(rng.dirichlet(np.ones(5), size=4))
     p = rng.dirichlet(np.ones(5), size=4)
-    _compare(torch, lambda a, b: F.kl_div(a, b, reduction=red), lambda a, b: tf.kl_div(a, b, reduction=red),
+    _check(torch, lambda a, b: F.kl_div(a, b, reduction=red), lambda a, b: tf.kl_div(a, b, reduction=red),
              [x, p])
-    _compare(torch, lambda a, b: F.kl_div(a, b, reduction=red, log_target=True),
+    _check(torch, lambda a, b: F.kl_div(a, b, reduction=red, log_target=True),
              lambda a, b: tf.kl_div(a, b, reduction=red, log_target=True), [x, np.log(p)])
     p[0, 1] = 0.0
     mt, tt = _const(torch, p)
-    _compare(torch, lambda a: F.kl_div(a, mt, reduction=red), lambda a: tf.kl_div(a, tt, reduction=red), [x])
+    _check(torch, lambda a: F.kl_div(a, mt, reduction=red), lambda a: tf.kl_div(a, tt, reduction=red), [x])
 
 
 @pytest.mark.parametrize("red", REDUCTIONS)
@@ -697,7 +697,7 @@ def test_gaussian_nll_vs_torch(torch, vshape, full, red):
     mu, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     var = rng.uniform(0.2, 2.0, size=vshape)
     var.flat[0] = 1e-9  # clamped to eps, the gradient still passes (as in PyTorch)
-    _compare(torch, lambda a, b, v: F.gaussian_nll_loss(a, b, v, full=full, reduction=red),
+    _check(torch, lambda a, b, v: F.gaussian_nll_loss(a, b, v, full=full, reduction=red),
              lambda a, b, v: tf.gaussian_nll_loss(a, b, v, full=full, reduction=red), [mu, y, var], atol=1e-6)
 
 
@@ -706,16 +706,16 @@ def test_normalisation_layers_vs_torch(torch):
     tf = torch.nn.functional
     x4 = rng.normal(size=(3, 4, 2, 3)) * 2 + 1
     w, b = rng.normal(size=4), rng.normal(size=4)
-    _compare(torch, lambda x, g, h: F.batch_norm(x, None, None, g, h, training=True),
+    _check(torch, lambda x, g, h: F.batch_norm(x, None, None, g, h, training=True),
              lambda x, g, h: tf.batch_norm(x, None, None, g, h, training=True), [x4, w, b])
-    _compare(torch, lambda x, g, h: F.group_norm(x, 2, g, h), lambda x, g, h: tf.group_norm(x, 2, g, h),
+    _check(torch, lambda x, g, h: F.group_norm(x, 2, g, h), lambda x, g, h: tf.group_norm(x, 2, g, h),
              [x4, w, b])
     lw, lb = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
-    _compare(torch, lambda x, g, h: F.layer_norm(x, (2, 3), g, h),
+    _check(torch, lambda x, g, h: F.layer_norm(x, (2, 3), g, h),
              lambda x, g, h: tf.layer_norm(x, (2, 3), g, h), [x4, lw, lb])
     x3 = rng.normal(size=(5, 4, 3))
     rm, rv = rng.normal(size=4), rng.uniform(0.5, 2, size=4)
-    _compare(torch, lambda x, g, h: F.batch_norm(x, mg.tensor(rm), mg.tensor(rv), g, h, training=False),
+    _check(torch, lambda x, g, h: F.batch_norm(x, mg.tensor(rm), mg.tensor(rv), g, h, training=False),
              lambda x, g, h: tf.batch_norm(x, torch.tensor(rm), torch.tensor(rv), g, h, training=False),
              [x3, w, b])
 

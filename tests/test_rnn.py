@@ -23,7 +23,7 @@ def _t(*shape, scale=1.0, dtype=np.float64, grad=True):
     return mg.Tensor((_rng.standard_normal(shape) * scale).astype(dtype), requires_grad=grad)
 
 
-def _close(a, b, atol=1e-10, rtol=1e-7):
+def _assert_close(a, b, atol=1e-10, rtol=1e-7):
     if a is None or b is None:  # an unused input (e.g. the second derivative of relu): must be zero
         other = b if a is None else a
         assert other is None or not np.asarray(other.data).any()
@@ -54,17 +54,17 @@ def test_cell_matches_reference(kind):
     outs_f = outs_f if isinstance(outs_f, tuple) else (outs_f,)
     outs_r = outs_r if isinstance(outs_r, tuple) else (outs_r,)
     for a, b in zip(outs_f, outs_r):
-        _close(a, b)
+        _assert_close(a, b)
     seeds = [mg.Tensor(_rng.standard_normal(o.shape), requires_grad=True) for o in outs_f]
     gf = _grads(outs_f, args, seeds, create_graph=True)
     gr = _grads(outs_r, args, seeds, create_graph=True)
     for a, b in zip(gf, gr):
-        _close(a, b)
+        _assert_close(a, b)
     # double backward: gradient of |grad|^2 with respect to inputs and seeds
     sf = sum((g * g).sum() for g in gf)
     sr = sum((g * g).sum() for g in gr)
     for a, b in zip(_grads([sf], args + seeds, None), _grads([sr], args + seeds, None)):
-        _close(a, b)
+        _assert_close(a, b)
 
 
 def _layer_fns(kind):
@@ -100,11 +100,11 @@ def test_layer_matches_reference(kind, reverse, init_state, bias):
     assert len(outs_f) == len(outs_r)
     for a, b in zip(outs_f, outs_r):
         assert a.shape == b.shape
-        _close(a, b)
+        _assert_close(a, b)
     leaves = [a for a in args if a is not None]
     seeds = [mg.Tensor(_rng.standard_normal(o.shape)) for o in outs_f]
     for a, b in zip(_grads(outs_f, leaves, seeds), _grads(outs_r, leaves, seeds)):
-        _close(a, b)
+        _assert_close(a, b)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "tanh"])
@@ -122,9 +122,9 @@ def test_layer_double_backward_matches_reference(kind):
         totals.append((gs, _grads([s], args + seeds, None)))
     (g1, gg1), (g2, gg2) = totals
     for a, b in zip(g1, g2):
-        _close(a, b)
+        _assert_close(a, b)
     for a, b in zip(gg1, gg2):
-        _close(a, b, atol=1e-9)
+        _assert_close(a, b, atol=1e-9)
 
 
 def test_layer_gradients_for_a_subset_of_inputs():
@@ -136,8 +136,8 @@ def test_layer_gradients_for_a_subset_of_inputs():
     out_r, hn_r, cn_r = ref.lstm_layer_reference(x, h0, c0, w_ih, w_hh)
     (out.sum() + cn.sum()).backward()
     g = mg.grad(out_r.sum() + cn_r.sum(), [c0, w_hh])
-    _close(c0.grad, g[0])
-    _close(w_hh.grad, g[1])
+    _assert_close(c0.grad, g[0])
+    _assert_close(w_hh.grad, g[1])
 
 
 def test_reverse_is_the_flipped_sequence():
@@ -146,8 +146,8 @@ def test_reverse_is_the_flipped_sequence():
     w_ih, w_hh, b = _t(3 * H, In), _t(3 * H, H), _t(3 * H)
     out_r, h_r = rnn.gru_layer(x, h0, w_ih, w_hh, b, b, reverse=True)
     out_f, h_f = rnn.gru_layer(mg.flip(x, 0), h0, w_ih, w_hh, b, b)
-    _close(out_r, mg.flip(out_f, 0))
-    _close(h_r, h_f)
+    _assert_close(out_r, mg.flip(out_f, 0))
+    _assert_close(h_r, h_f)
 
 
 def test_no_grad_forward_matches_recorded_forward():
@@ -220,7 +220,7 @@ def test_cells_match_layers_step_by_step():
         for t in range(4):
             state = cell(x[t], state)
             h = state[0] if isinstance(state, tuple) else state
-            _close(out[t], h, atol=1e-6, rtol=1e-5)
+            _assert_close(out[t], h, atol=1e-6, rtol=1e-5)
 
 
 # --- modules: shapes and options -------------------------------------------------------------------
@@ -243,9 +243,9 @@ def test_module_shapes(cls, layers, bidir, batch_first, with_hx):
         assert s.shape == (layers * D, B, H)
     # the last layer's final states are the ends of the output sequence
     o = mg.transpose(out, 0, 1) if batch_first else out
-    _close(states[0][-D], o[-1, :, :H])
+    _assert_close(states[0][-D], o[-1, :, :H])
     if bidir:
-        _close(states[0][-1], o[0, :, H:])
+        _assert_close(states[0][-1], o[0, :, H:])
     loss = out.sum() + sum((s * s).sum() for s in states)
     loss.backward()
     assert all(p.grad is not None for p in m.parameters())
@@ -258,11 +258,11 @@ def test_unbatched_input(cls):
     out, hn = m(x)
     assert out.shape == (5, 8)
     out_b, hn_b = m(mg.unsqueeze(x, 1))
-    _close(out, out_b[:, 0])
+    _assert_close(out, out_b[:, 0])
     hs, hs_b = (hn, hn_b) if cls is LSTM else ((hn,), (hn_b,))
     for a, b in zip(hs, hs_b):
         assert a.shape == (4, 4)
-        _close(a, b[:, 0])
+        _assert_close(a, b[:, 0])
 
 
 def test_parameters_names_and_init():
@@ -299,7 +299,7 @@ def test_dropout_between_layers_train_vs_eval():
     np.testing.assert_array_equal(c.data, d.data)
     plain = LSTM(3, 8, num_layers=3)
     plain.load_state_dict(m.state_dict())
-    _close(c, plain(x)[0], atol=0, rtol=0)
+    _assert_close(c, plain(x)[0], atol=0, rtol=0)
     with pytest.warns(UserWarning, match="num_layers greater than 1"):
         GRU(3, 4, dropout=0.3)
 
@@ -422,17 +422,17 @@ def test_matches_torch(name, kw):
         t_out, t_h = theirs(tx, torch.tensor(h0))
         m_out, m_h = ours(mx, mg.Tensor(h0))
         t_states, m_states = [t_h], [m_h]
-    _close(m_out, t_out.detach().numpy())
+    _assert_close(m_out, t_out.detach().numpy())
     for a, b in zip(m_states, t_states):
-        _close(a, b.detach().numpy())
+        _assert_close(a, b.detach().numpy())
     w_out = _rng.standard_normal(t_out.shape)
     t_loss = (t_out * torch.tensor(w_out)).sum() + sum((s ** 2).sum() for s in t_states)
     m_loss = (m_out * mg.Tensor(w_out)).sum() + sum((s ** 2).sum() for s in m_states)
     t_loss.backward()
     m_loss.backward()
-    _close(mx.grad, tx.grad.numpy())
+    _assert_close(mx.grad, tx.grad.numpy())
     for (_n, p), (_, q) in zip(theirs.named_parameters(), ours.named_parameters()):
-        _close(q.grad, p.grad.numpy())
+        _assert_close(q.grad, p.grad.numpy())
 
 
 @pytest.mark.parametrize("name", ["LSTMCell", "GRUCell", "RNNCell"])
@@ -449,10 +449,10 @@ def test_cells_match_torch(name):
         m_out = mg.cat(list(ours(mx, (mg.Tensor(h), mg.Tensor(c)))), 1)
     else:
         t_out, m_out = theirs(tx, torch.tensor(h)), ours(mx, mg.Tensor(h))
-    _close(m_out, t_out.detach().numpy())
+    _assert_close(m_out, t_out.detach().numpy())
     w = _rng.standard_normal(t_out.shape)
     (t_out * torch.tensor(w)).sum().backward()
     (m_out * mg.Tensor(w)).sum().backward()
-    _close(mx.grad, tx.grad.numpy())
+    _assert_close(mx.grad, tx.grad.numpy())
     for (_n, p), (_, q) in zip(theirs.named_parameters(), ours.named_parameters()):
-        _close(q.grad, p.grad.numpy())
+        _assert_close(q.grad, p.grad.numpy())
