@@ -49,17 +49,9 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "GaussianNLLLoss",
 ]
 
-# Layers written by other modules of the package, when present.
-try:
-    from .conv_layers import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d  # noqa: F401
+# convolution, pooling and recurrent layers (their kernels live in conv.py and rnn.py)
+from .conv_layers import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d  # noqa: E402
+from .rnn_layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 
-    __all__ += ["Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
-except ImportError:
-    pass
-
-try:
-    from .rnn_layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401
-
-    __all__ += ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
-except ImportError:
-    pass
+__all__ += ["Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+__all__ += ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]

@@ -204,17 +204,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return (x1 * x2).sum(dim) / (n1 * n2)
 
 
-# --- kernels written elsewhere (convolution, pooling, recurrent cells), when present ------------------
-try:
-    from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool2d  # noqa: F401
+# --- the kernels of conv.py and rnn.py (convolution, pooling, recurrent cells) ------------------------
+from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool2d  # noqa: E402
+from .rnn import gru_cell, lstm_cell, rnn_tanh_cell  # noqa: E402
 
-    __all__ += ["conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
-except ImportError:
-    pass
-
-try:
-    from .rnn import gru_cell, lstm_cell, rnn_tanh_cell  # noqa: F401
-
-    __all__ += ["lstm_cell", "gru_cell", "rnn_tanh_cell"]
-except ImportError:
-    pass
+__all__ += ["conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+__all__ += ["lstm_cell", "gru_cell", "rnn_tanh_cell"]
