@@ -208,7 +208,17 @@ def _factory(device: Any, dtype: Any) -> dict:
     return {"device": device, "dtype": get_default_dtype() if dtype is None else as_dtype(dtype)}
 
 
-class _BatchNorm(Module):
+class _AffineNorm(Module):
+    """Base of the normalisation layers: the affine weight starts at 1 and the bias at 0."""
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+
+class _BatchNorm(_AffineNorm):
     """Shared implementation of BatchNorm1d/2d; subclasses define ``_check_input_dim``."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
@@ -240,10 +250,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        super().reset_parameters()
 
     def _check_input_dim(self, x: Tensor) -> None:
         raise NotImplementedError
@@ -283,7 +290,7 @@ class BatchNorm2d(_BatchNorm):
                              f"{tuple(x.shape)})")
 
 
-class LayerNorm(Module):
+class LayerNorm(_AffineNorm):
     """Layer norm over the trailing ``normalized_shape`` dims, with elementwise affine (weight 1, bias 0)."""
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
@@ -304,11 +311,6 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -318,7 +320,7 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Group norm: channels split into ``num_groups`` groups, each normalised per sample; channel affine."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
@@ -332,11 +334,6 @@ class GroupNorm(Module):
         self.register_parameter("weight", Parameter(ones(num_channels, **fk)) if affine else None)
         self.register_parameter("bias", Parameter(zeros(num_channels, **fk)) if affine and bias else None)
 
-    def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
 
     def forward(self, x: Tensor) -> Tensor:
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
