@@ -653,6 +653,17 @@ def _conv2d(x: Tensor, w: Tensor, bias: Tensor | None, stride: Any, padding: Any
     return Conv2dForward(g, out_hw)(*args)
 
 
+def _conv2d_operands(op: str, input: Any, weight: Any, weight_layout: str) -> tuple[Tensor, Tensor]:
+    """input and weight as Tensors: a 4-D weight laid out as ``weight_layout``, a 3-D or 4-D input."""
+    x, w = _as_tensor(input, op, "input"), _as_tensor(weight, op, "weight")
+    if w.ndim != 4:
+        raise ValueError(f"{op}: expected weight of shape {weight_layout}, got shape {tuple(w.shape)}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
+                         f"got shape {tuple(x.shape)}")
+    return x, w
+
+
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch).
@@ -671,13 +682,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     db = dy summed over (N, OH, OW).
     """
     op = "conv2d"
-    x, w = _as_tensor(input, op, "input"), _as_tensor(weight, op, "weight")
-    if w.ndim != 4:
-        raise ValueError(f"{op}: expected weight of shape (out_channels, in_channels/groups, kH, kW), "
-                         f"got shape {tuple(w.shape)}")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
-                         f"got shape {tuple(x.shape)}")
+    x, w = _conv2d_operands(op, input, weight, "(out_channels, in_channels/groups, kH, kW)")
     shapes = (tuple(x.shape), tuple(w.shape))
     if x.ndim == 3:
         return _conv2d(x.unsqueeze(0), w, bias, stride, padding, dilation, groups, op, shapes).squeeze(0)
@@ -771,13 +776,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     (dy, x), db = dy summed over (N, OH, OW).
     """
     op = "conv_transpose2d"
-    x, w = _as_tensor(input, op, "input"), _as_tensor(weight, op, "weight")
-    if w.ndim != 4:
-        raise ValueError(f"{op}: expected weight of shape (in_channels, out_channels/groups, kH, kW), "
-                         f"got shape {tuple(w.shape)}")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
-                         f"got shape {tuple(x.shape)}")
+    x, w = _conv2d_operands(op, input, weight, "(in_channels, out_channels/groups, kH, kW)")
     shapes = (tuple(x.shape), tuple(w.shape))
     if x.ndim == 3:
         return _conv_transpose2d(x.unsqueeze(0), w, bias, stride, padding, output_padding, groups, dilation,
