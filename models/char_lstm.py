@@ -50,11 +50,6 @@ WINDOWS_PER_EPOCH = 64 * 50   # random training windows per epoch
 EVAL_CHARS = 100_000    # held-out characters scored after each epoch (the first ones of the split)
 BLAS_THREADS = 1      # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
-
 
 TRAIN_FRACTION = 0.9
 SAMPLE_LEN = 400        # characters generated after each epoch
@@ -266,10 +261,7 @@ TARGET = [("bpc_vs_unigram", "<=", 0.6)]
 
 
 def main(argv: list[str] | None = None) -> dict:
-    if threadpool_limits is None:
-        return run(CharLSTMExperiment(), argv)
-    with threadpool_limits(BLAS_THREADS):
-        return run(CharLSTMExperiment(), argv)
+    return run(CharLSTMExperiment(), argv, blas_threads=BLAS_THREADS)
 
 
 if __name__ == "__main__":

@@ -48,11 +48,6 @@ CELLS = ("rnn", "lstm", "gru")
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 BLAS_THREADS = 1      # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
-
 
 
 # --- the model -------------------------------------------------------------------------------------
@@ -160,10 +155,7 @@ TARGET = [("test_lstm_acc", ">=", 0.95), ("test_gru_acc", ">=", 0.95), ("test_rn
 
 
 def main(argv: list[str] | None = None) -> dict:
-    if threadpool_limits is None:
-        return run(RNNClassifierExperiment(), argv)
-    with threadpool_limits(BLAS_THREADS):
-        return run(RNNClassifierExperiment(), argv)
+    return run(RNNClassifierExperiment(), argv, blas_threads=BLAS_THREADS)
 
 
 if __name__ == "__main__":

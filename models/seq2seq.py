@@ -51,11 +51,6 @@ N_TRAIN, N_TEST = 20_000, 1_000
 DATA_SEED = 1234      # the strings are the same for every --seed: only the model changes
 BLAS_THREADS = 1      # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
-
 
 # --- the vocabulary --------------------------------------------------------------------------------
 PAD, SOS, EOS = 0, 1, 2
@@ -250,10 +245,7 @@ TARGET = ("test_seq_acc", ">=", 0.95)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    if threadpool_limits is None:
-        return run(Seq2SeqExperiment(), argv)
-    with threadpool_limits(BLAS_THREADS):
-        return run(Seq2SeqExperiment(), argv)
+    return run(Seq2SeqExperiment(), argv, blas_threads=BLAS_THREADS)
 
 
 if __name__ == "__main__":

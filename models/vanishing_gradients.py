@@ -61,11 +61,6 @@ INIT_SIGMA = 1.5             # the experiment starts in the exploding regime
 N_TRAIN, N_TEST = 3200, 512
 BLAS_THREADS = 1             # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
-
 
 def scaled_orthogonal(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """sigma * Q with Q a random orthogonal (n, n) matrix: every singular value equals sigma."""
@@ -286,10 +281,7 @@ TARGET = [("test_clipped_acc", ">=", 0.9)]
 
 
 def main(argv: list[str] | None = None) -> dict:
-    if threadpool_limits is None:
-        return run(VanishingGradients(), argv)
-    with threadpool_limits(BLAS_THREADS):
-        return run(VanishingGradients(), argv)
+    return run(VanishingGradients(), argv, blas_threads=BLAS_THREADS)
 
 
 if __name__ == "__main__":

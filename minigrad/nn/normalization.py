@@ -311,7 +311,6 @@ class LayerNorm(_AffineNorm):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-
     def forward(self, x: Tensor) -> Tensor:
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -333,7 +332,6 @@ class GroupNorm(_AffineNorm):
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         self.register_parameter("weight", Parameter(ones(num_channels, **fk)) if affine else None)
         self.register_parameter("bias", Parameter(zeros(num_channels, **fk)) if affine and bias else None)
-
 
     def forward(self, x: Tensor) -> Tensor:
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
