@@ -260,9 +260,7 @@ class Tensor:
         return self.numpy().tolist()
 
     def numpy(self) -> np.ndarray:
-        """A NumPy copy on the host (shares memory on the CPU, as in PyTorch)."""
-        if self._requires_grad and is_grad_enabled() and self.grad_fn is not None:
-            pass  # reading values of a graph tensor is fine; it is a snapshot
+        """The data as a NumPy array on the host (shares memory on the CPU, as in PyTorch)."""
         return to_device(self.data, "cpu")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
