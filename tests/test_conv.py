@@ -13,6 +13,8 @@ import pytest
 
 import minigrad as mg
 import minigrad.nn as nn
+from minigrad.nn import _conv_cpu as CC
+from minigrad.nn import _cpu
 from minigrad.nn import conv as K
 from minigrad.nn.conv_reference import (
     adaptive_avg_pool2d_reference,
@@ -51,7 +53,6 @@ CONV_CASES = [
     (1, 1, 4, 30, 2, (1, 5), dict(stride=(1, 3), padding=(0, 2))),
     (2, 2, 5, 5, 2, (5, 5), dict(padding=2)),
     (0, 2, 5, 5, 3, (3, 3), dict(padding=1)),
-    # batch >= 8 and many columns: the (C, H, W, N) layout
     (8, 6, 5, 7, 2, (3, 3), dict(padding=1)),
     (8, 4, 6, 9, 2, (3, 3), dict(padding=1, groups=2)),
     (9, 3, 9, 8, 2, (3, 2), dict(stride=(2, 3), padding=(1, 2), dilation=(1, 2))),
@@ -60,9 +61,20 @@ CONV_CASES = [
 ]
 
 
+@pytest.fixture(params=["one chunk", "chunk per image, threaded"])
+def chunking(request, monkeypatch):
+    """The CPU engine as it runs small convolutions (one chunk, this thread), and as it runs large ones
+    (many chunks over the helper threads with a one-thread BLAS)."""
+    if request.param != "one chunk":
+        monkeypatch.setattr(CC, "CHUNK_BYTES", 1)
+        monkeypatch.setattr(CC, "_PAR_MIN_FLOPS", 0)
+        monkeypatch.setattr(_cpu, "num_threads", 2)
+    return request.param
+
+
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("n,c,h,w,f,k,kw", CONV_CASES)
-def test_conv2d_matches_reference(n, c, h, w, f, k, kw, bias):
+def test_conv2d_matches_reference(n, c, h, w, f, k, kw, bias, chunking):
     g = kw.get("groups", 1)
     x = rng.standard_normal((n, c, h, w))
     wt = rng.standard_normal((f, c // g) + k)
@@ -94,7 +106,7 @@ TRANSPOSE_CASES = [
 
 
 @pytest.mark.parametrize("n,c,h,w,f,k,kw", TRANSPOSE_CASES)
-def test_conv_transpose2d_matches_reference(n, c, h, w, f, k, kw):
+def test_conv_transpose2d_matches_reference(n, c, h, w, f, k, kw, chunking):
     g = kw.get("groups", 1)
     x = rng.standard_normal((n, c, h, w))
     wt = rng.standard_normal((c, f // g) + k)
@@ -115,16 +127,19 @@ def test_conv_transpose2d_matches_reference(n, c, h, w, f, k, kw):
 @pytest.mark.parametrize("f,kw,hw", [(16, dict(padding=1), 24), (200, dict(padding=1), 24),
                                      (8, dict(stride=2, padding=2), 24), (16, dict(padding=1), 14)])
 def test_large_conv_threaded_paths_match_reference_and_single_thread(monkeypatch, f, kw, hw):
-    """Arrays above the threading threshold: im2col/col2im/layout copies split over the helper threads
-    (the (C, H, W, N) layout when C*kH*kW > F*OW/8, else (N, C, H, W)) give the reference, and bit for
-    bit the single-threaded result."""
+    """A batch of 16 in chunks of 3 images (the last chunk has 1) spread over the helper threads gives the
+    reference, and bit for bit the result of one thread (the chunks and the order in which their weight
+    gradients are summed do not depend on the thread count)."""
     x, w = rng.standard_normal((16, 16, hw, hw)), rng.standard_normal((f, 16, 3, 3))
     b = rng.standard_normal(f)
     oh = (hw + 2 * kw["padding"] - 3) // kw.get("stride", 1) + 1
     gy = rng.standard_normal((16, f, oh, oh))
+    geometry = K.ConvGeometry((kw.get("stride", 1),) * 2, (kw["padding"],) * 4, (1, 1), 1)
+    plan = CC._Plan(x.shape, w.shape, geometry, oh, oh, x.dtype)
+    monkeypatch.setattr(CC, "CHUNK_BYTES", 3 * (plan.k + 1) * plan.cols_per_image * 8)
     runs = []
     for threads in (2, 1):
-        monkeypatch.setattr(K, "num_threads", threads)
+        monkeypatch.setattr(_cpu, "num_threads", threads)
         X, W, B = _t(x), _t(w), _t(b)
         y = nn.functional.conv2d(X, W, B, **kw)
         runs.append([_np(y)] + [_np(t) for t in mg.grad(y, [X, W, B], mg.tensor(gy))])
@@ -142,7 +157,7 @@ def test_large_max_pool_threaded_matches_reference_and_single_thread(monkeypatch
     gy = rng.standard_normal((16, 8, 16, 16))
     runs = []
     for threads in (2, 1):
-        monkeypatch.setattr(K, "num_threads", threads)
+        monkeypatch.setattr(_cpu, "num_threads", threads)
         X = _t(x)
         y, idx = nn.functional.max_pool2d(X, return_indices=True, **kw)
         runs.append([_np(y), _np(idx), _np(mg.grad(y, [X], mg.tensor(gy))[0])])
@@ -153,11 +168,23 @@ def test_large_max_pool_threaded_matches_reference_and_single_thread(monkeypatch
     np.testing.assert_array_equal(runs[0][1], ridx)
 
 
-def test_column_layout_choice():
+def test_cpu_plan_wide_rows_and_chunks(monkeypatch):
+    """Stride 1 along the width: rows as wide as the padded image (when that adds at most a quarter more
+    GEMM work); otherwise exact rows. The chunks cover the batch in order."""
     g = K.ConvGeometry((1, 1), (1, 1, 1, 1), (1, 1), 1)
-    assert K._layout(np, (64, 32, 14, 14), (64, 32, 3, 3), g, 14) == "chwn"  # columns >> output
-    assert K._layout(np, (64, 3, 32, 32), (64, 3, 3, 3), g, 32) == "nchw"
-    assert K._layout(np, (2, 32, 14, 14), (64, 32, 3, 3), g, 14) == "nchw"  # small batch
+    p = CC._Plan((64, 32, 14, 14), (64, 32, 3, 3), g, 14, 14, np.float32)
+    assert (p.wide, p.owc, p.tail) == (True, 16, 2)
+    per_image = (32 * 9 + 1) * 14 * 16 * 4
+    assert p.chunks[0] == (0, CC.CHUNK_BYTES // per_image) and p.chunks[-1][1] == 64
+    assert all(a[1] == b[0] for a, b in zip(p.chunks, p.chunks[1:]))
+    strided = CC._Plan((64, 32, 14, 14), (64, 32, 3, 3), K.ConvGeometry((2, 2), (1, 1, 1, 1), (1, 1), 1),
+                       7, 7, np.float32)
+    assert (strided.wide, strided.owc, strided.tail) == (False, 7, 0)
+    valid = K.ConvGeometry((1, 1), (0,) * 4, (1, 1), 1)
+    big_kernel = CC._Plan((2, 3, 6, 6), (4, 3, 5, 5), valid, 2, 2, np.float64)
+    assert not big_kernel.wide  # 6 columns computed per 2 wanted: exact rows
+    monkeypatch.setattr(CC, "CHUNK_BYTES", 1)
+    assert len(CC._Plan((5, 3, 6, 6), (4, 3, 3, 3), g, 6, 6, np.float64).chunks) == 5
 
 
 def test_conv1d_and_unbatched_match_conv2d_reference():

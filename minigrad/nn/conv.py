@@ -17,31 +17,14 @@ so ``Conv2dForward``, ``Conv2dGradInput`` and ``Conv2dGradWeight`` are Functions
 are written with each other, and derivatives of any order work (WGAN-GP's gradient penalty).
 ``conv_transpose2d`` is ``Conv2dGradInput`` applied to the input.
 
-NumPy details (all the large passes are memory-bound, so they are arranged to be few and long):
-
-* Column order. The columns are (n, oh, ow) ("nchw": runs of OW elements in im2col/col2im, the
-  output and dy change layout by long runs) or, when the columns are much larger than the output,
-  (oh, ow, n) with the padded image kept as (C, Hp, Wp, N) ("chwn": im2col/col2im move runs of OW*N
-  elements; the output, dy and the image are transposed element by element). See ``_layout``.
-* Workspaces. The padded input, the columns and the other large temporaries live in a small
-  per-thread cache keyed by shape (page faults on fresh buffers are expensive here); nothing that is
-  returned or saved in the graph aliases a workspace. The forward columns are reused by the weight
-  gradient of the same call (a stamp and a weak reference to the input array check that). The
-  columns carry a final row of ones, so the weight gradient's GEMM also yields the bias gradient.
-* Threads. NumPy releases the GIL while it copies, adds and compares, so im2col, col2im, the layout
-  changes and max pooling are split over ``num_threads`` threads (by channel or batch: disjoint
-  memory), like the GEMMs.
+On NumPy (``_conv_cpu``) the batch is processed in chunks of images small enough for a core's cache,
+the chunks spread over threads, each with a one-thread GEMM; a first-order backward computes dx, dw and
+db in one pass. On CuPy (``_conv_cuda``) im2col and col2im are CUDA kernels over the whole batch.
+Pooling shares the CPU helpers of ``_cpu`` (reused workspaces, helper threads).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -50,6 +33,8 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from . import _conv_cpu, _cpu
+from ._cpu import clear_workspaces
 
 __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
@@ -59,7 +44,10 @@ __all__ = [
 ]
 
 _make = Tensor._make
-_stamps = itertools.count(1)  # labels forward calls (see _im2col)
+
+
+def _as_strided(xp: Any, a: Any, shape: tuple, strides: tuple) -> Any:
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
 
 
 # =================================================================================================
@@ -103,284 +91,7 @@ def _as_tensor(x: Any, op: str, name: str) -> Tensor:
 
 
 # =================================================================================================
-# Workspaces: large temporaries reused across calls (NumPy only; CuPy has its own memory pool)
-workspace_limit_bytes = 512 * 2**20
-"""Upper bound on the bytes of cached workspaces per thread (a buffer larger than half of it is never
-cached)."""
-
-
-class _Entry:
-    __slots__ = ("a", "tag")
-
-    def __init__(self, a: np.ndarray) -> None:
-        self.a = a
-        self.tag: Any = None
-
-
-class _Workspaces(threading.local):
-    def __init__(self) -> None:
-        self.entries: OrderedDict = OrderedDict()
-        self.nbytes = 0
-
-
-_WS = _Workspaces()
-
-
-def clear_workspaces() -> None:
-    """Free the cached convolution/pooling workspaces of the calling thread."""
-    _WS.entries.clear()
-    _WS.nbytes = 0
-
-
-def _workspace(key: tuple, size: int, dtype: Any, fill: float | None = None) -> _Entry:
-    """A flat NumPy buffer of ``size`` elements for temporary use inside one call.
-
-    ``fill`` is applied only when the buffer is created: callers that rely on a region staying at
-    that value (the zero border of a padded image) never write into it. The ``tag`` of the entry
-    says what the buffer holds (``None``: unknown).
-    """
-    dtype = np.dtype(dtype)
-    full = (key, int(size), dtype.str, fill)
-    e = _WS.entries.get(full)
-    if e is not None:
-        _WS.entries.move_to_end(full)
-        return e
-    a = np.empty(size, dtype) if fill is None else np.full(size, fill, dtype)
-    e = _Entry(a)
-    nbytes = a.nbytes
-    if nbytes <= workspace_limit_bytes // 2:
-        while _WS.entries and _WS.nbytes + nbytes > workspace_limit_bytes:
-            _, old = _WS.entries.popitem(last=False)
-            _WS.nbytes -= old.a.nbytes
-        _WS.entries[full] = e
-        _WS.nbytes += nbytes
-    return e
-
-
-def _as_strided(xp: Any, a: Any, shape: tuple, strides: tuple) -> Any:
-    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
-
-
-def _threads() -> int:
-    """The usable cores (at most 8), or the first of MINIGRAD_NUM_THREADS, OMP_NUM_THREADS,
-    OPENBLAS_NUM_THREADS that is set (so a run limited to one BLAS thread is limited here too)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    for var in ("MINIGRAD_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            n = int(value)
-            break
-    return max(1, min(n, 8))
-
-
-num_threads = _threads()
-"""Threads used for the large NumPy copies of im2col/col2im, the layout changes and max pooling (NumPy
-releases the GIL while it copies, adds or compares, so the memory-bound passes run on all cores, like
-the GEMMs). May be changed at run time."""
-_PAR_MIN_BYTES = 1 << 20
-_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, workers, pool)
-_POOL_LOCK = threading.Lock()
-
-
-def _helpers(workers: int) -> ThreadPoolExecutor:
-    """The helper threads (made again after a fork: threads do not survive it)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] != workers:
-            _POOL = (os.getpid(), workers, ThreadPoolExecutor(workers, thread_name_prefix="minigrad-conv"))
-        return _POOL[2]
-
-
-def _parallel(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:
-    """Run ``fn(lo, hi)`` on disjoint chunks of ``range(n)``: the calling thread does the first chunk and
-    helper threads the others (only when the pass is large enough to pay for the hand-off)."""
-    k = min(num_threads, n)
-    if k < 2 or nbytes < _PAR_MIN_BYTES:
-        fn(0, n)
-        return
-    pool = _helpers(num_threads - 1)
-    bounds = [n * i // k for i in range(k + 1)]
-    futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
-    fn(bounds[0], bounds[1])
-    for f in futures:
-        f.result()
-
-
-# =================================================================================================
-# Array kernels: im2col, col2im and the three GEMMs
-def _layout(xp: Any, x_shape: tuple, w_shape: tuple, g: ConvGeometry, ow: int) -> str:
-    """Order of the columns of a convolution of x (N, C, H, W) with w (F, C/G, kH, kW): "nchw"
-    (column (n, oh, ow)) or "chwn" (column (oh, ow, n)). One choice for the forward pass and both
-    gradients, so the columns and the re-laid-out dy are shared between them.
-
-    nchw: im2col and col2im copy C*kH*kW*N*OH runs of OW elements, and the output and dy change layout
-    by contiguous runs of OH*OW. chwn keeps the padded image as (C, Hp, Wp, N): im2col and col2im then
-    move runs of OW*N (or N) elements, but the output, dy and the image are transposed element by
-    element. Measured on 2 cores, chwn pays (5-10% of a training step) only for small images with many
-    more columns than outputs: OW <= 16 and C*kH*kW > F*OW/8 (e.g. 32 -> 64 channels, 3x3, 14x14),
-    with a batch of at least 8; on 28x28 and larger images nchw is faster.
-    """
-    n, c = x_shape[:2]
-    k = c * w_shape[2] * w_shape[3]
-    if xp is np and n >= 8 and ow <= 16 and 8 * k > w_shape[0] * ow:
-        return "chwn"
-    return "nchw"
-
-
-def _im2col(x: Any, g: ConvGeometry, kh: int, kw: int, oh: int, ow: int, layout: str, stamp: int = 0,
-            reuse: int = 0) -> Any:
-    """Columns (C*kH*kW + 1, N*OH*OW): row (c, i, j) holds xpad[n, c, oh*sH + i*dH, ow*sW + j*dW] in
-    column (n, oh, ow) ("nchw") or (oh, ow, n) ("chwn"); the last row is all ones.
-
-    NumPy: the result is a workspace (valid until the next conv call of this thread), labelled with
-    ``stamp`` (a number unique to one forward call). ``reuse=stamp`` returns the columns left in the
-    workspace when they still are those of that forward call (same array object, same geometry): the
-    weight gradient in the backward of that very call does not redo the unfolding.
-    """
-    xp = get_array_module(x)
-    if xp is not np:
-        from ._conv_cuda import im2col
-
-        return im2col(x, g, kh, kw, oh, ow)
-    n, c, h, w = x.shape
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    pt, pb, pl, pr = g.padding
-    hp, wp = h + pt + pb, w + pl + pr
-    k, ln = c * kh * kw, n * oh * ow
-    # one extra row of ones after the K rows (written once, when the buffer is made): the weight
-    # gradient's GEMM then also yields the bias gradient, sum(dy), as its last column
-    entry = _workspace(("cols",), (k + 1) * ln, x.dtype, fill=1.0)
-    tag = (stamp, x.ctypes.data, x.shape, x.strides, g, kh, kw, oh, ow, layout)
-    if reuse and entry.tag is not None and entry.tag[0]() is x and entry.tag[1:] == tag:
-        return entry.a.reshape(k + 1, ln)
-    entry.tag = None
-    it = x.itemsize
-    if layout == "nchw" and g.padding == (0, 0, 0, 0):
-        src, (s_n, s_c, s_h, s_w) = x, x.strides  # the windows of the input itself (any strides)
-    else:
-        # the padded image, (C, N, Hp, Wp) or (C, Hp, Wp, N); only the interior is ever written, so
-        # the border of a reused buffer stays zero
-        pad = _workspace(("pad", layout, n, c, h, w, g.padding), n * c * hp * wp, x.dtype, fill=0)
-        if layout == "nchw":
-            body, xt = pad.a.reshape(c, n, hp, wp), x.transpose(1, 0, 2, 3)
-            s_n, s_c, s_h, s_w = hp * wp * it, n * hp * wp * it, wp * it, it
-
-            def copy_in(lo: int, hi: int) -> None:
-                body[lo:hi, :, pt:pt + h, pl:pl + w] = xt[lo:hi]
-        else:
-            body, xt = pad.a.reshape(c, hp, wp, n), x.transpose(1, 2, 3, 0)
-            s_n, s_c, s_h, s_w = it, hp * wp * n * it, wp * n * it, n * it
-
-            def copy_in(lo: int, hi: int) -> None:
-                body[lo:hi, pt:pt + h, pl:pl + w] = xt[lo:hi]
-
-        _parallel(copy_in, c, x.nbytes)
-        src = pad.a
-    if layout == "nchw":
-        shape, strides = (c, kh, kw, n, oh, ow), (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w)
-    else:
-        shape, strides = (c, kh, kw, oh, ow, n), (s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_n)
-    view = _as_strided(np, src, shape, strides)
-    cols = entry.a[:k * ln].reshape(view.shape)
-
-    def unfold(lo: int, hi: int) -> None:
-        np.copyto(cols[lo:hi], view[lo:hi])
-
-    _parallel(unfold, c, k * ln * it)
-    entry.tag = (weakref.ref(x),) + tag if stamp else None
-    return entry.a.reshape(k + 1, ln)
-
-
-def _col2im(dcols: Any, x_shape: tuple, g: ConvGeometry, kh: int, kw: int, oh: int, ow: int,
-            layout: str) -> Any:
-    """The adjoint of im2col: dx[n, c, h, w] = sum of the column entries that were read from (h, w).
-
-    Loops over the kH*kW kernel offsets, adding one strided slice of the columns each time into the
-    padded image (channel-major, like the columns, so both are walked in memory order).
-    Returns a fresh array of shape ``x_shape``.
-    """
-    xp = get_array_module(dcols)
-    if xp is not np:
-        from ._conv_cuda import col2im
-
-        return col2im(dcols, x_shape, g, kh, kw, oh, ow)
-    n, c, h, w = x_shape
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    pt, pb, pl, pr = g.padding
-    hp, wp = h + pt + pb, w + pl + pr
-    buf = _workspace(("col2im", layout, n, c, h, w, g.padding), n * c * hp * wp, dcols.dtype).a
-    it = buf.itemsize
-    if layout == "nchw":
-        body = buf.reshape(c, n, hp, wp)
-        d6 = dcols.reshape(c, kh, kw, n, oh, ow)
-        shape, strides = (n, oh, ow), (hp * wp * it, sh * wp * it, sw * it)
-        step_i, step_j = dh * wp, dw
-    else:
-        body = buf.reshape(c, hp, wp, n)
-        d6 = dcols.reshape(c, kh, kw, oh, ow, n)
-        shape, strides = (oh, ow, n), (sh * wp * n * it, sw * n * it, it)
-        step_i, step_j = dh * wp * n, dw * n
-    plane = n * hp * wp  # elements per channel
-
-    def accumulate(lo: int, hi: int) -> None:  # channels lo..hi-1: their planes only
-        body[lo:hi] = 0
-        for i in range(kh):
-            for j in range(kw):
-                start = lo * plane + i * step_i + j * step_j
-                tgt = _as_strided(np, buf[start:], (hi - lo,) + shape, (plane * it,) + strides)
-                tgt += d6[lo:hi, i, j]
-
-    _parallel(accumulate, c, dcols.nbytes)
-    gx = np.empty(x_shape, dcols.dtype)
-    if layout == "nchw":
-        inner = body[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
-    else:
-        inner = body[:, pt:pt + h, pl:pl + w].transpose(3, 0, 1, 2)
-
-    def crop(lo: int, hi: int) -> None:
-        gx[lo:hi] = inner[lo:hi]
-
-    _parallel(crop, n, gx.nbytes)
-    return gx
-
-
-def _gy_cols(gy: Any, layout: str) -> Any:
-    """The output gradient (N, F, OH, OW) as GEMM columns, (F, N, OH, OW) or (F, OH, OW, N) (a workspace
-    on NumPy)."""
-    xp = get_array_module(gy)
-    if xp is not np:
-        return xp.ascontiguousarray(gy.transpose(1, 0, 2, 3))
-    n, f, oh, ow = gy.shape
-    src = gy.transpose(1, 0, 2, 3) if layout == "nchw" else gy.transpose(1, 2, 3, 0)
-    a = _workspace(("gy",), gy.size, gy.dtype).a.reshape(src.shape)
-
-    def copy(lo: int, hi: int) -> None:
-        a[lo:hi] = src[lo:hi]
-
-    _parallel(copy, f, gy.nbytes)
-    return a
-
-
-def _gemm(xp: Any, a: Any, b: Any, out: Any) -> None:
-    """out[g] = a[g] @ b[g] for every group: a single GEMM when there is one group."""
-    if a.shape[0] == 1:
-        xp.matmul(a[0], b[0], out=out[0])
-    else:
-        xp.matmul(a, b, out=out)
-
-
-def _scratch(xp: Any, key: tuple, shape: tuple, dtype: Any) -> Any:
-    size = int(np.prod(shape))
-    if xp is not np:
-        return xp.empty(shape, dtype)
-    e = _workspace(key, size, dtype)
-    e.tag = None
-    return e.a.reshape(shape)
-
-
+# Array kernels: the three GEMM-based maps, on NumPy (_conv_cpu) or CuPy (im2col/col2im kernels)
 def _check_dtypes(op: str, *arrays: Any) -> None:
     d0 = arrays[0].dtype
     for a in arrays[1:]:
@@ -391,109 +102,65 @@ def _check_dtypes(op: str, *arrays: Any) -> None:
         raise TypeError(f"{op}: expected floating-point tensors, got dtype {d0}")
 
 
-def conv2d_forward_array(x: Any, w: Any, b: Any, g: ConvGeometry, oh: int, ow: int, stamp: int = 0) -> Any:
-    """y (N, F, OH, OW) = conv2d(x, w) + b on raw arrays (a fresh array); ``stamp``: see ``_im2col``."""
+def conv2d_forward_array(x: Any, w: Any, b: Any, g: ConvGeometry, oh: int, ow: int) -> Any:
+    """y (N, F, OH, OW) = conv2d(x, w) + b on raw arrays (a fresh array)."""
     xp = get_array_module(x)
-    n, c, h, wd = x.shape
+    if xp is np:
+        return _conv_cpu.forward(x, w, b, g, oh, ow)
+    from ._conv_cuda import im2col
+
+    n = x.shape[0]
     f, cg, kh, kw = w.shape
     groups = g.groups
-    out = xp.empty((n, f, oh, ow), dtype=x.dtype)
-    if out.size == 0:
-        return out
-    layout = _layout(xp, x.shape, w.shape, g, ow)
-    ln = n * oh * ow
-    kg = cg * kh * kw
-    cols = _im2col(x, g, kh, kw, oh, ow, layout, stamp=stamp)
-    y = _scratch(xp, ("y",), (f, ln), x.dtype)
-    fg = f // groups
-    if groups == 1 and b is not None:
-        # the bias rides in the GEMM on the row of ones: y = [w | b] @ [cols; 1]
-        w1 = xp.concatenate([w.reshape(f, kg), b.reshape(f, 1)], axis=1)
-        xp.matmul(w1, cols, out=y)
-        b = None
-    else:
-        cols3 = cols[:groups * kg].reshape(groups, kg, ln)
-        _gemm(xp, w.reshape(groups, fg, kg), cols3, y.reshape(groups, fg, ln))
-    if layout == "nchw":
-        src = y.reshape(f, n, oh, ow).transpose(1, 0, 2, 3)
-    else:
-        src = y.reshape(f, oh, ow, n).transpose(3, 0, 1, 2)
-    b4 = None if b is None else b.reshape(1, f, 1, 1)
-
-    def copy_out(lo: int, hi: int) -> None:  # a plain copy, then the bias in place: both fast loops
-        out[lo:hi] = src[lo:hi]
-        if b4 is not None:
-            out[lo:hi] += b4
-
-    if xp is np:
-        _parallel(copy_out, n, out.nbytes)
-    else:
-        copy_out(0, n)
-    return out
+    if n * f * oh * ow == 0:
+        return xp.empty((n, f, oh, ow), dtype=x.dtype)
+    ln, kg = n * oh * ow, cg * kh * kw
+    cols = im2col(x, g, kh, kw, oh, ow)
+    y = xp.matmul(w.reshape(groups, f // groups, kg), cols[:groups * kg].reshape(groups, kg, ln))
+    out = y.reshape(f, n, oh, ow).transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(out) if b is None else out + b.reshape(1, f, 1, 1)
 
 
-def conv2d_grad_input_array(gy: Any, w: Any, g: ConvGeometry, x_hw: tuple[int, int], grid: Any = None) -> Any:
-    """dx (N, C, H, W) = col2im(w^T @ dy): the input gradient of conv2d (a transposed convolution).
-
-    ``grid``: dy already laid out by ``_gy_cols`` (shared with the weight gradient)."""
+def conv2d_backward_arrays(x: Any, x_shape: tuple, w: Any, w_shape: tuple, gy: Any, g: ConvGeometry,
+                           need_x: bool, need_w: bool, need_b: bool) -> tuple[Any, Any, Any]:
+    """(dx, dw, db) of y = conv2d(x, w) + b for the output gradient gy (N, F, OH, OW), each ``None`` unless
+    asked for: dx (``x_shape``) = col2im(w^T @ dy) needs ``w``; dw (``w_shape``) = dy @ cols(x)^T needs
+    ``x``; db = dy summed over (N, OH, OW). On NumPy all three come from one pass over the batch."""
     xp = get_array_module(gy)
+    if xp is np:
+        return _conv_cpu.backward(x, x_shape, w, w_shape, gy, g, need_x, need_w, need_b)
+    from ._conv_cuda import col2im, im2col
+
     n, f, oh, ow = gy.shape
-    _, cg, kh, kw = w.shape
+    _, cg, kh, kw = w_shape
     groups = g.groups
-    c = cg * groups
-    x_shape = (n, c) + tuple(x_hw)
-    if n == 0 or c == 0 or f == 0:
-        return xp.zeros(x_shape, dtype=gy.dtype)
-    layout = _layout(xp, x_shape, w.shape, g, ow)
-    ln = n * oh * ow
-    kg = cg * kh * kw
-    grid = _gy_cols(gy, layout) if grid is None else grid
-    dcols = _scratch(xp, ("dcols",), (c * kh * kw, ln), gy.dtype)
-    w3 = w.reshape(groups, f // groups, kg).transpose(0, 2, 1)
-    _gemm(xp, w3, grid.reshape(groups, f // groups, ln), dcols.reshape(groups, kg, ln))
-    return _col2im(dcols, x_shape, g, kh, kw, oh, ow, layout)
+    kg, fg, ln = cg * kh * kw, f // groups, n * oh * ow
+    gx = gw = gb = None
+    grid = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(groups, fg, ln)
+    if need_x:
+        w3t = w.reshape(groups, fg, kg).transpose(0, 2, 1)
+        gx = col2im(xp.matmul(w3t, grid).reshape(groups * kg, ln), x_shape, g, kh, kw, oh, ow)
+    if need_w:
+        cols = im2col(x, g, kh, kw, oh, ow)[:groups * kg].reshape(groups, kg, ln)
+        gw = xp.matmul(grid, cols.transpose(0, 2, 1)).reshape(w_shape)
+    if need_b:
+        gb = grid.reshape(f, ln).sum(axis=1)
+    return gx, gw, gb
 
 
-def conv2d_grad_weight_array(x: Any, gy: Any, g: ConvGeometry, k_hw: tuple[int, int], grid: Any = None,
-                             reuse: int = 0, with_bias: bool = False) -> Any:
-    """dw (F, C/G, kH, kW) = dy @ cols^T: the weight gradient of conv2d (``reuse``: see ``_im2col``).
+def conv2d_grad_input_array(gy: Any, w: Any, g: ConvGeometry, x_hw: tuple[int, int]) -> Any:
+    """dx (N, C, H, W) = col2im(w^T @ dy): the input gradient of conv2d (a transposed convolution)."""
+    x_shape = (gy.shape[0], w.shape[1] * g.groups) + tuple(x_hw)
+    return conv2d_backward_arrays(None, x_shape, w, w.shape, gy, g, True, False, False)[0]
 
-    With ``with_bias`` returns (dw, db), db (F,) = dy summed over (N, OH, OW): with one group it is
-    the last column of the same GEMM (the row of ones under the columns)."""
-    xp = get_array_module(x)
-    n, c, h, wd = x.shape
-    _, f, oh, ow = gy.shape
-    kh, kw = k_hw
-    groups = g.groups
-    cg = c // groups
-    kg = cg * kh * kw
-    w_shape = (f, cg, kh, kw)
-    if n == 0 or f * kg == 0:
-        gw = xp.zeros(w_shape, dtype=x.dtype)
-        return (gw, xp.zeros(f, dtype=x.dtype)) if with_bias else gw
-    layout = _layout(xp, x.shape, w_shape, g, ow)
-    ln = n * oh * ow
-    cols = _im2col(x, g, kh, kw, oh, ow, layout, reuse=reuse)
-    grid = _gy_cols(gy, layout) if grid is None else grid
-    # The GEMM has a very long inner dimension and a small output: it is computed with the output's
-    # longer side as its rows (dw^T = cols @ dy^T when C*kH*kW >= F), the orientation OpenBLAS splits
-    # well over its threads (the other one can be many times slower on 2 busy cores).
-    if groups == 1:
-        k1 = kg + 1 if with_bias else kg
-        if k1 >= f:
-            out = xp.matmul(cols[:k1], grid.reshape(f, ln).T).T  # (F, k1), transposed view
-        else:
-            out = xp.matmul(grid.reshape(f, ln), cols[:k1].T)
-        gw = xp.ascontiguousarray(out[:, :kg]).reshape(w_shape)
-        return (gw, xp.ascontiguousarray(out[:, kg])) if with_bias else gw
-    fg = f // groups
-    cols3, grid3 = cols[:groups * kg].reshape(groups, kg, ln), grid.reshape(groups, fg, ln)
-    if kg >= fg:
-        out = xp.matmul(cols3, grid3.transpose(0, 2, 1)).transpose(0, 2, 1)  # (G, F/G, Kg) view
-    else:
-        out = xp.matmul(grid3, cols3.transpose(0, 2, 1))
-    gw = xp.ascontiguousarray(out).reshape(w_shape)
-    return (gw, grid.reshape(f, ln).sum(axis=1)) if with_bias else gw
+
+def conv2d_grad_weight_array(x: Any, gy: Any, g: ConvGeometry, k_hw: tuple[int, int],
+                             with_bias: bool = False) -> Any:
+    """dw (F, C/G, kH, kW) = dy @ cols^T: the weight gradient of conv2d; with ``with_bias`` (dw, db),
+    db (F,) = dy summed over (N, OH, OW)."""
+    w_shape = (gy.shape[1], x.shape[1] // g.groups) + tuple(k_hw)
+    _, gw, gb = conv2d_backward_arrays(x, x.shape, None, w_shape, gy, g, False, True, with_bias)
+    return (gw, gb) if with_bias else gw
 
 
 # =================================================================================================
@@ -513,27 +180,26 @@ class Conv2dForward(Function):
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         _check_dtypes("conv2d", x, w, b)
-        self.stamp = next(_stamps)
-        return conv2d_forward_array(x, w, b, self.geometry, *self.out_hw, stamp=self.stamp)
+        return conv2d_forward_array(x, w, b, self.geometry, *self.out_hw)
 
     def backward(self, gy: Tensor) -> tuple:
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         g = self.geometry
-        grid = None
-        xp, ow = gy.xp, gy.shape[3]
-        if need[0] and need[1]:  # dy laid out once for both gradients
-            grid = _gy_cols(gy.data, _layout(xp, x.shape, w.shape, g, ow))
-        # the weight gradient first: it can reuse the columns the forward pass left in the workspace
         with_bias = len(self.inputs) == 3 and need[2]
+        if not is_grad_enabled():  # first-order backward: all three gradients from one pass
+            gx, gw, gb = conv2d_backward_arrays(x.data, x.shape, w.data, w.shape, gy.data, g,
+                                                need[0], need[1], with_bias)
+            grads = tuple(None if a is None else _make(a) for a in (gx, gw, gb))
+            return grads[:len(self.inputs)]
         gw = gb = None
         if need[1]:
-            gw = Conv2dGradWeight(g, w.shape[2:], grid, self.stamp, with_bias)(x, gy)
+            gw = Conv2dGradWeight(g, w.shape[2:], with_bias)(x, gy)
             if with_bias:
                 gw, gb = gw
         elif with_bias:
             gb = gy.sum((0, 2, 3))
-        gx = Conv2dGradInput(g, x.shape[2:], grid)(gy, w) if need[0] else None
+        gx = Conv2dGradInput(g, x.shape[2:])(gy, w) if need[0] else None
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
 
 
@@ -545,22 +211,18 @@ class Conv2dGradInput(Function):
     g (N, C, H, W) is d(dy) = conv2d(g, w) and dw = Conv2dGradWeight(g, dy).
     """
 
-    def __init__(self, geometry: ConvGeometry, x_hw: tuple[int, int], grid: Any = None) -> None:
+    def __init__(self, geometry: ConvGeometry, x_hw: tuple[int, int]) -> None:
         self.geometry, self.x_hw = geometry, tuple(x_hw)
-        self._grid = grid  # a workspace prepared by the caller: used once, never kept in the graph
 
     def forward(self, gy: Any, w: Any) -> Any:
-        grid = self.__dict__.pop("_grid", None)
         _check_dtypes("conv2d (input gradient)", gy, w)
-        return conv2d_grad_input_array(gy, w, self.geometry, self.x_hw, grid)
+        return conv2d_grad_input_array(gy, w, self.geometry, self.x_hw)
 
     def backward(self, g: Tensor) -> tuple:
         gy, w = self.inputs
         need = self.needs_input_grad
-        fwd = Conv2dForward(self.geometry, gy.shape[2:])
-        d_gy = fwd(g, w) if need[0] else None
-        reuse = fwd.__dict__.get("stamp", 0)  # the columns of g that fwd just made
-        d_w = Conv2dGradWeight(self.geometry, w.shape[2:], reuse=reuse)(g, gy) if need[1] else None
+        d_gy = Conv2dForward(self.geometry, gy.shape[2:])(g, w) if need[0] else None
+        d_w = Conv2dGradWeight(self.geometry, w.shape[2:])(g, gy) if need[1] else None
         return d_gy, d_w
 
 
@@ -572,16 +234,12 @@ class Conv2dGradWeight(Function):
     gradients g (like dw) and gb (like db): dx = Conv2dGradInput(dy, g) and d(dy) = conv2d(x, g) + gb.
     """
 
-    def __init__(self, geometry: ConvGeometry, k_hw: tuple[int, int], grid: Any = None,
-                 reuse: int = 0, with_bias: bool = False) -> None:
+    def __init__(self, geometry: ConvGeometry, k_hw: tuple[int, int], with_bias: bool = False) -> None:
         self.geometry, self.k_hw, self.with_bias = geometry, tuple(k_hw), with_bias
-        self._grid, self._reuse = grid, reuse
 
     def forward(self, x: Any, gy: Any) -> Any:
-        grid = self.__dict__.pop("_grid", None)
         _check_dtypes("conv2d (weight gradient)", x, gy)
-        return conv2d_grad_weight_array(x, gy, self.geometry, self.k_hw, grid, self.__dict__.pop("_reuse", 0),
-                                        self.with_bias)
+        return conv2d_grad_weight_array(x, gy, self.geometry, self.k_hw, self.with_bias)
 
     def backward(self, g: Tensor, gb: Tensor | None = None) -> tuple:
         x, gy = self.inputs
@@ -591,7 +249,6 @@ class Conv2dGradWeight(Function):
             d_gy = Conv2dForward(self.geometry, gy.shape[2:])(*((x, g) if gb is None else (x, g, gb)))
         d_x = Conv2dGradInput(self.geometry, x.shape[2:])(gy, g) if need[0] else None
         return d_x, d_gy
-
 
 # =================================================================================================
 # Functional API
@@ -839,7 +496,7 @@ def _pool_windows(x: Any, pg: _PoolGeometry, fill: float, tag: str) -> Any:
         src = x
     else:
         size = n * c * hp * wp
-        buf = xp.full(size, fill, x.dtype) if xp is not np else _workspace(
+        buf = xp.full(size, fill, x.dtype) if xp is not np else _cpu.workspace(
             (tag, n, c, h, w, ph, pw, hp, wp), size, x.dtype, fill=fill).a
         src = buf.reshape(n, c, hp, wp)
         src[:, :, ph:ph + h, pw:pw + w] = x
@@ -905,7 +562,7 @@ def _max_pool_forward(x: Any, pg: _PoolGeometry, need_indices: bool) -> tuple[An
         idx[lo:hi] = ih * w + iw
 
     if xp is np:
-        _parallel(run, n, x.nbytes)
+        _cpu.parallel(run, n, x.nbytes)
     else:
         run(0, n)
     return best, idx
@@ -965,7 +622,7 @@ class MaxPool2dGradInput(Function):
                 _scatter_add_array(xp, g, flat.reshape(-1), gy[lo:hi].reshape(-1))
 
         if xp is np:
-            _parallel(run, n, gx.nbytes)
+            _cpu.parallel(run, n, gx.nbytes)
         else:
             run(0, n)
         return gx
@@ -1098,7 +755,7 @@ class AvgPool2dGradInput(Function):
         wp = max(w + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1)
         size = n * c * hp * wp
         if xp is np:
-            buf = _workspace(("avgpool-grad", n, c, hp, wp), size, gy.dtype).a.reshape(n, c, hp, wp)
+            buf = _cpu.workspace(("avgpool-grad", n, c, hp, wp), size, gy.dtype).a.reshape(n, c, hp, wp)
             buf.fill(0)
         else:
             buf = xp.zeros((n, c, hp, wp), gy.dtype)
