@@ -169,13 +169,14 @@ def test_large_max_pool_threaded_matches_reference_and_single_thread(monkeypatch
 
 
 def test_cpu_plan_wide_rows_and_chunks(monkeypatch):
-    """Stride 1 along the width: rows as wide as the padded image (when that adds at most a quarter more
-    GEMM work); otherwise exact rows. The chunks cover the batch in order."""
+    """Stride 1 along the width and a narrow output: rows as wide as the padded image (when that adds at
+    most a quarter more GEMM work); otherwise exact rows. The chunks cover the batch in order, at least
+    MIN_CHUNKS of them when there are enough images, each at most CHUNK_BYTES of columns."""
     g = K.ConvGeometry((1, 1), (1, 1, 1, 1), (1, 1), 1)
     p = CC._Plan((64, 32, 14, 14), (64, 32, 3, 3), g, 14, 14, np.float32)
     assert (p.wide, p.owc, p.tail) == (True, 16, 2)
     per_image = (32 * 9 + 1) * 14 * 16 * 4
-    assert p.chunks[0] == (0, CC.CHUNK_BYTES // per_image) and p.chunks[-1][1] == 64
+    assert p.chunks[0] == (0, min(64 // CC.MIN_CHUNKS, CC.CHUNK_BYTES // per_image)) and p.chunks[-1][1] == 64
     assert all(a[1] == b[0] for a, b in zip(p.chunks, p.chunks[1:]))
     strided = CC._Plan((64, 32, 14, 14), (64, 32, 3, 3), K.ConvGeometry((2, 2), (1, 1, 1, 1), (1, 1), 1),
                        7, 7, np.float32)
@@ -183,6 +184,7 @@ def test_cpu_plan_wide_rows_and_chunks(monkeypatch):
     valid = K.ConvGeometry((1, 1), (0,) * 4, (1, 1), 1)
     big_kernel = CC._Plan((2, 3, 6, 6), (4, 3, 5, 5), valid, 2, 2, np.float64)
     assert not big_kernel.wide  # 6 columns computed per 2 wanted: exact rows
+    assert not CC._Plan((64, 3, 32, 32), (64, 3, 3, 3), g, 32, 32, np.float32).wide  # long rows
     monkeypatch.setattr(CC, "CHUNK_BYTES", 1)
     assert len(CC._Plan((5, 3, 6, 6), (4, 3, 3, 3), g, 6, 6, np.float64).chunks) == 5
 

@@ -6,19 +6,23 @@ enough that a chunk's columns stay in the cache of the core working on it. The c
 touches the whole batch's columns, and the output and dy keep their (N, C, H, W) layout. Per chunk,
 with K = C*kH*kW rows and L = OH*OWc columns per image:
 
-    forward       x -> padded -> cols (K+1, m*L)        y = [w | b] @ cols          -> out[chunk]
-    weight grad   x -> padded -> cols;  dy -> dyc (F, m*L);  [dw | db] += dyc @ cols^T
-    input grad    dy -> dyc;  dcols = w^T @ dyc  (K, m*L);  col2im: kH*kW strided adds -> dx[chunk]
+    forward       x -> padded -> cols (K+1, L*m)        y = [w | b] @ cols          -> out[chunk]
+    weight grad   x -> padded -> cols;  dy -> dyc (F, L*m);  [dw | db] += dyc @ cols^T
+    input grad    dy -> dyc;  dcols = w^T @ dyc  (K, L*m);  col2im: kH*kW strided adds -> dx[chunk]
 
-where cols[(c, i, j), (n, oh, ow)] = xpad[n, c, oh*sH + i*dH, ow*sW + j*dW] and the last row of cols is
+where cols[(c, i, j), (oh, n, ow)] = xpad[n, c, oh*sH + i*dH, ow*sW + j*dW] and the last row of cols is
 all ones (so the weight gradient's GEMM also gives db = sum of dy, and the forward GEMM adds the bias).
+
+Layout. A chunk's padded images are kept as (C, Hp, m, Wp): row h of all m images side by side. The
+columns of one kernel offset (c, i, j) then read, for each output row oh, the m images' rows together.
 
 Wide rows. With stride 1 along the width, each output row is computed OWc = Wp (the padded width) wide
 instead of OW. Its last Wp - OW entries are junk (their windows run off the right edge into the next
-row), but then the columns of one kernel offset (c, i, j) are one run of OH*Wp consecutive elements of
-the padded plane (with stride 1 along the height too), so im2col and col2im move long runs instead of
-runs of OW elements. The junk outputs are dropped when the output is copied out, and dyc is zero there,
-so they add nothing to dw or dx. Chosen when it costs at most a quarter more GEMM work.
+row), but then the columns of one kernel offset are runs of m*Wp consecutive elements of the padded
+buffer (one run of OH*m*Wp with stride 1 along the height too), so im2col and col2im move long runs
+instead of runs of OW elements. The junk outputs are dropped when the output is copied out, and dyc is
+zero there, so they add nothing to dw or dx. Chosen for narrow outputs (OW < 24; longer rows copy fast
+enough as they are) when it costs at most a quarter more GEMM work.
 
 Determinism: the chunks do not depend on the thread count and the per-chunk weight gradients are summed
 in chunk order, so the results are bit for bit the same for any number of threads.
@@ -33,17 +37,23 @@ import numpy as np
 from .. import _blas
 from . import _cpu
 
+CHUNK_BYTES = 2 << 20
+"""Target size of one chunk's columns: small enough for a core's cache, large enough that the GEMMs stay
+efficient and the per-chunk Python overhead small."""
+MIN_CHUNKS = 8
+"""A batch is cut into at least this many chunks when it has enough images (work for every thread; a fixed
+number, so that the chunks never depend on the thread count)."""
+WIDE_BELOW, WIDE_MAX = 24, 1.25
+"""Wide rows are used for outputs narrower than WIDE_BELOW when they cost at most WIDE_MAX times the GEMM
+work (Wp <= WIDE_MAX * OW)."""
+_PAR_MIN_FLOPS = 4e6  # below this a conv runs on the calling thread (the hand-off would cost more)
+
 
 def _view(buf: Any, offset: int, shape: tuple, strides: tuple) -> Any:
     """A strided view of the flat buffer ``buf`` from element ``offset``, strides in elements (like
     ``as_strided``, several times cheaper to call)."""
     it = buf.itemsize
     return np.ndarray(shape, buf.dtype, buf, offset * it, tuple(v * it for v in strides))
-
-CHUNK_BYTES = 1 << 21
-"""Target size of one chunk's columns: small enough for a core's cache, large enough that the GEMMs stay
-efficient and the per-chunk Python overhead small."""
-_PAR_MIN_FLOPS = 4e6  # below this a conv runs on the calling thread (the hand-off would cost more)
 
 
 class _Plan:
@@ -58,59 +68,70 @@ class _Plan:
         sw, dw = g.stride[1], g.dilation[1]
         pt, pb, pl, pr = g.padding
         self.hp, self.wp = self.h + pt + pb, self.w + pl + pr
-        self.plane = self.hp * self.wp
-        self.wide = sw == 1 and 4 * self.wp <= 5 * ow
+        self.wide = sw == 1 and ow < WIDE_BELOW and self.wp <= WIDE_MAX * ow
         self.owc = self.wp if self.wide else ow
-        # a wide row reads up to (kW-1)*dW elements past its plane (into the next one, or this tail)
+        # a wide row reads up to (kW-1)*dW elements past its padded row (into the next one, or this tail)
         self.tail = (self.kw - 1) * dw if self.wide else 0
         self.k = self.c * self.kh * self.kw
         self.kg = self.cg * self.kh * self.kw
         self.fg = self.f // self.groups
         self.cols_per_image = oh * self.owc
         per_image = (self.k + 1) * self.cols_per_image * self.dtype.itemsize
-        m = max(1, min(self.n, CHUNK_BYTES // max(per_image, 1)))
+        m = max(1, min(-(-self.n // MIN_CHUNKS), CHUNK_BYTES // max(per_image, 1)))
         self.chunks = [(s, min(self.n, s + m)) for s in range(0, self.n, m)]
         self.flops = 2.0 * self.f * self.kg * self.n * oh * ow
         self.key = (x_shape, w_shape, g, oh, ow, self.dtype.str)
 
+    def _rows(self, m: int) -> tuple[int, int]:
+        """(stride of a channel, stride of a padded row) in a chunk's (C, Hp, m, Wp) buffers."""
+        return self.hp * m * self.wp, m * self.wp
+
     def columns(self, x: Any, s: int, e: int) -> Any:
-        """cols (K+1, m*L) of images s..e-1 (a workspace of the calling thread; the last row is ones)."""
+        """cols (K+1, L*m) of images s..e-1, columns ordered (oh, n, ow) (a workspace of the calling thread;
+        the last row is ones)."""
         m, c = e - s, self.c
         (sh, sw), (dh, dw) = self.g.stride, self.g.dilation
         pt, _, pl, _ = self.g.padding
-        pad = _cpu.workspace(("pad", self.key, m), m * c * self.plane + self.tail, self.dtype, fill=0).a
-        body = pad[:m * c * self.plane].reshape(m, c, self.hp, self.wp)
-        body[:, :, pt:pt + self.h, pl:pl + self.w] = x[s:e]  # only the interior: the border stays zero
-        view = _view(pad, 0, (c, self.kh, self.kw, m, self.oh, self.owc),
-                     (self.plane, dh * self.wp, dw, c * self.plane, sh * self.wp, sw))
+        cs, rs = self._rows(m)
+        pad = _cpu.workspace(("pad", self.key, m), c * cs + self.tail, self.dtype, fill=0).a
+        body = pad[:c * cs].reshape(c, self.hp, m, self.wp)
+        body[:, pt:pt + self.h, :, pl:pl + self.w] = x[s:e].transpose(1, 2, 0, 3)  # the border stays zero
+        shape, strides = (c, self.kh, self.kw, self.oh, m, self.owc), (cs, dh * rs, dw, sh * rs, self.wp, sw)
+        view = _view(pad, 0, shape, strides)
         cols = _cpu.workspace(("cols", self.key, m), (self.k + 1) * m * self.cols_per_image, self.dtype,
                               fill=1.0).a.reshape(self.k + 1, m * self.cols_per_image)
         np.copyto(cols[:self.k].reshape(view.shape), view)
         return cols
 
     def dy_columns(self, gy: Any, s: int, e: int) -> Any:
-        """dyc (F, m*L): dy of images s..e-1, zero in the junk columns of wide rows (a workspace)."""
+        """dyc (F, L*m): dy of images s..e-1 in the order of the columns, zero in the junk columns of wide
+        rows (a workspace)."""
         m = e - s
         a = _cpu.workspace(("dy", self.key, m), self.f * m * self.cols_per_image, self.dtype, fill=0).a
-        a4 = a.reshape(self.f, m, self.oh, self.owc)
-        a4[:, :, :, :self.ow] = gy[s:e].transpose(1, 0, 2, 3)
+        a4 = a.reshape(self.f, self.oh, m, self.owc)
+        a4[:, :, :, :self.ow] = gy[s:e].transpose(1, 2, 0, 3)
         return a.reshape(self.f, m * self.cols_per_image)
+
+    def output(self, y: Any, out: Any, s: int, e: int) -> None:
+        """out[s:e] (m, F, OH, OW) = the GEMM result y (F, L*m) without its junk columns."""
+        out[s:e] = y.reshape(self.f, self.oh, e - s, self.owc)[:, :, :, :self.ow].transpose(2, 0, 1, 3)
 
     def col2im(self, dcols: Any, gx: Any, s: int, e: int) -> None:
         """gx[s:e] = the adjoint of ``columns``: each pixel sums the column entries that read it."""
         m, c = e - s, self.c
         (sh, sw), (dh, dw) = self.g.stride, self.g.dilation
         pt, _, pl, _ = self.g.padding
-        buf = _cpu.workspace(("col2im", self.key, m), m * c * self.plane + self.tail, self.dtype).a
+        cs, rs = self._rows(m)
+        buf = _cpu.workspace(("col2im", self.key, m), c * cs + self.tail, self.dtype).a
         buf[...] = 0
-        d6 = dcols.reshape(c, self.kh, self.kw, m, self.oh, self.owc)
-        shape, strides = (c, m, self.oh, self.owc), (self.plane, c * self.plane, sh * self.wp, sw)
+        d6 = dcols.reshape(c, self.kh, self.kw, self.oh, m, self.owc)
+        shape, strides = (c, self.oh, m, self.owc), (cs, sh * rs, self.wp, sw)
         for i in range(self.kh):
             for j in range(self.kw):
-                tgt = _view(buf, i * dh * self.wp + j * dw, shape, strides)
+                tgt = _view(buf, i * dh * rs + j * dw, shape, strides)
                 tgt += d6[:, i, j]
-        body = buf[:m * c * self.plane].reshape(m, c, self.hp, self.wp)
-        gx[s:e] = body[:, :, pt:pt + self.h, pl:pl + self.w]
+        body = buf[:c * cs].reshape(c, self.hp, m, self.wp)
+        gx[s:e] = body[:, pt:pt + self.h, :, pl:pl + self.w].transpose(2, 0, 1, 3)
 
 
 def _run(plan: _Plan, fn: Any) -> None:
@@ -158,7 +179,7 @@ def forward(x: Any, w: Any, b: Any, g: Any, oh: int, ow: int) -> Any:
             np.matmul(wm, cols[:k1], out=y.reshape(f, -1))
         else:
             np.matmul(wm, cols[:plan.k].reshape(groups, plan.kg, -1), out=y.reshape(groups, plan.fg, -1))
-        out[s:e] = y.reshape(f, m, oh, plan.owc)[:, :, :, :ow].transpose(1, 0, 2, 3)
+        plan.output(y, out, s, e)
         if b4 is not None:
             out[s:e] += b4
 
