@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import ops
 from ..autograd import Function
+from ..grad_mode import is_grad_enabled
 from ..ops import clamp, gelu, log_softmax, maximum, pad, sigmoid, softmax, softplus, tanh, where
 from ..tensor import Tensor
 from .loss import (
@@ -107,6 +108,13 @@ class Linear(Function):
     def backward(self, gy: Tensor) -> tuple:
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
+        if not is_grad_enabled():  # first-order backward: the same three products on arrays, no graph
+            g, xa = gy.data, x.data
+            g2 = g.reshape(-1, g.shape[-1])
+            grads = [g @ w.data if need[0] else None,
+                     g2.T @ xa.reshape(-1, xa.shape[-1]) if need[1] else None,
+                     g2.sum(0) if len(need) > 2 and need[2] else None]
+            return tuple(None if a is None else _make(a) for a in grads[:len(need)])
         gx = ops.matmul(gy, w) if need[0] else None
         gw = gb = None
         if need[1] or (len(need) > 2 and need[2]):
