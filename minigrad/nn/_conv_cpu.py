@@ -30,6 +30,7 @@ in chunk order, so the results are bit for bit the same for any number of thread
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -136,20 +137,28 @@ class _Plan:
 
 def _run(plan: _Plan, fn: Any) -> None:
     """``fn(index, s, e)`` for every chunk. A conv of several chunks, large enough to pay for the hand-off,
-    runs on min(``_cpu.num_threads``, chunks) threads each with a one-thread BLAS (with one thread too when
-    ``num_threads`` is 1, so that the result does not depend on the thread count); otherwise the chunks
-    run in order on this thread with BLAS as it is."""
+    runs on min(``_cpu.num_threads``, chunks) threads, each with a one-thread BLAS, taking the next chunk
+    when done with one (with one thread too when ``num_threads`` is 1, so that the result does not depend
+    on the thread count); otherwise the chunks run in order on this thread with BLAS as it is."""
     chunks = plan.chunks
+    if len(chunks) < 2 or not _blas.available or plan.flops < _PAR_MIN_FLOPS:
+        for i, (s, e) in enumerate(chunks):
+            fn(i, s, e)
+        return
+    todo = iter(range(len(chunks)))
+    lock = threading.Lock()
 
-    def run(lo: int, hi: int) -> None:
-        for i in range(lo, hi):
+    def worker(_lo: int, _hi: int) -> None:
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
             fn(i, *chunks[i])
 
-    if len(chunks) < 2 or not _blas.available or plan.flops < _PAR_MIN_FLOPS:
-        run(0, len(chunks))
-        return
     with _blas.single_threaded():
-        _cpu.parallel(run, len(chunks), _cpu.PAR_MIN_BYTES)
+        k = min(_cpu.num_threads, len(chunks))
+        _cpu.parallel(worker, k, _cpu.PAR_MIN_BYTES)
 
 
 def forward(x: Any, w: Any, b: Any, g: Any, oh: int, ow: int) -> Any:
