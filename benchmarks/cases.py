@@ -384,10 +384,12 @@ for _key in CONV_SHAPES:
 # --- LSTM / GRU -----------------------------------------------------------------------------------
 
 RNN_SIZE = {False: (50, 64, 64, 256), True: (5, 4, 8, 16)}  # (seq T, batch N, input I, hidden H)
+# a small LSTM, where the per-step bookkeeping rather than the GEMMs sets the time: what fusing saves
+RNN_SIZE_SMALL = {False: (50, 16, 64, 64), True: (5, 4, 8, 8)}
 
 
-def _rnn_flops(cell: str, quick: bool, backward: bool) -> float:
-    t, n, i, h = RNN_SIZE[quick]
+def _rnn_flops(cell: str, quick: bool, backward: bool, sizes: dict = RNN_SIZE) -> float:
+    t, n, i, h = sizes[quick]
     gates = 4 if cell == "LSTM" else 3
     fwd = 2.0 * t * n * gates * h * (i + h)  # the two GEMMs per step; elementwise work not counted
     return 3 * fwd if backward else fwd
@@ -398,9 +400,10 @@ def _rnn_run(fw: Framework, module: Any, x: Any) -> Any:
     return out
 
 
-def _rnn_build(cell: str, backward: bool, reference: bool = False) -> Callable[[Framework, bool], Bench]:
+def _rnn_build(cell: str, backward: bool, reference: bool = False,
+               sizes: dict = RNN_SIZE) -> Callable[[Framework, bool], Bench]:
     def build(fw: Framework, quick: bool) -> Bench:
-        t, n, i, h = RNN_SIZE[quick]
+        t, n, i, h = sizes[quick]
         if reference:
             module = _reference_lstm(fw, i, h)
         else:
@@ -461,8 +464,8 @@ def _reference_lstm(fw: Framework, input_size: int, hidden_size: int) -> Any:
     return ReferenceLSTM()
 
 
-def _rnn_title(cell: str, backward: bool) -> str:
-    t, n, i, h = RNN_SIZE[False]
+def _rnn_title(cell: str, backward: bool, sizes: dict = RNN_SIZE) -> str:
+    t, n, i, h = sizes[False]
     return f"{cell} {'fwd+bwd' if backward else 'fwd'} T={t} N={n} in={i} hid={h}"
 
 
@@ -487,6 +490,24 @@ _add(Case(
     target=Target("speedup_ge", 3.0),
     baseline="lstm_fwdbwd",
     flops=(lambda q: _rnn_flops("LSTM", q, True)),
+    repeats=10,
+))
+_add(Case(
+    id="lstm_small_fwdbwd",
+    title=_rnn_title("LSTM", True, RNN_SIZE_SMALL),
+    group="rnn",
+    build=_rnn_build("LSTM", True, sizes=RNN_SIZE_SMALL),
+    flops=(lambda q: _rnn_flops("LSTM", q, True, RNN_SIZE_SMALL)),
+    repeats=20,
+))
+_add(Case(
+    id="lstm_small_unfused_fwdbwd",
+    title="LSTM fwd+bwd T=50 N=16 in=64 hid=64, unfused reference (minigrad only; ratio = fused speed-up)",
+    group="rnn",
+    build=_rnn_build("LSTM", True, reference=True, sizes=RNN_SIZE_SMALL),
+    frameworks=("minigrad",),
+    baseline="lstm_small_fwdbwd",
+    flops=(lambda q: _rnn_flops("LSTM", q, True, RNN_SIZE_SMALL)),
     repeats=10,
 ))
 
