@@ -500,10 +500,14 @@ def test_parameters_vector_roundtrip():
 
 def test_losses_numpy_edge_cases():
     # all targets ignored -> nan for 'mean', 0 for 'sum' (as PyTorch)
-    x = mg.randn(3, 4)
+    x = mg.randn(3, 4, requires_grad=True)
     t = mg.tensor([-100, -100, -100])
     with np.errstate(invalid="ignore", divide="ignore"):
-        assert math.isnan(float(F.cross_entropy(x, t)))
+        loss = F.cross_entropy(x, t)
+    assert math.isnan(float(loss))
+    assert type(loss.grad_fn).__name__ == "CrossEntropyIndices"  # (N, C) logits, indices: the fused node
+    loss.backward()
+    np.testing.assert_array_equal(_np(x.grad), np.zeros((3, 4)))  # nan loss, zero gradient (as PyTorch)
     assert float(F.cross_entropy(x, t, reduction="sum")) == 0.0
     with pytest.raises(IndexError, match="out of bounds"):
         F.cross_entropy(x, mg.tensor([0, 4, 1]))

@@ -1,6 +1,8 @@
 """Loss functions (functional forms and modules) with PyTorch's signatures, defaults and reductions.
 
-Every loss is a composition of differentiable ops, so gradients of any order come for free.
+Every loss is a composition of differentiable ops, so gradients of any order come for free, except the
+cross-entropy of (N, C) logits against class indices (the loss of every classifier), which is one fused
+node (``CrossEntropyIndices``) whose backward is again written with differentiable ops.
 ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'``; the weighted/ignored class-index
 losses (``nll_loss``, ``cross_entropy``) divide a ``'mean'`` by the sum of the weights of the
 non-ignored targets, exactly as PyTorch does.
@@ -13,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import clamp, exp, gather, log, log_softmax, softplus, where
+from ..autograd import Function
+from ..backend import get_array_module
+from ..grad_mode import is_grad_enabled
+from ..ops import clamp, exp, gather, log, log_softmax, softmax, softplus, where
 from ..tensor import Tensor
 from .module import Module
 
@@ -21,7 +26,7 @@ __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss", "MSELoss",
     "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
-    "KLDivLoss", "GaussianNLLLoss",
+    "KLDivLoss", "GaussianNLLLoss", "CrossEntropyIndices",
 ]
 
 _make = Tensor._make
@@ -184,6 +189,74 @@ def _check_weight(op: str, weight: Tensor | None, c: int) -> None:
                          f"{tuple(weight.shape)}")
 
 
+def _class_indices(op: str, input: Tensor, target: Any, cdim: int, ignore_index: int) -> tuple[Any, Any, Any]:
+    """(t, ignored, safe): the class-index target as an array, where it equals ``ignore_index``, and t with
+    those entries set to 0, after checking its dtype, shape and range."""
+    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected an integer class-index target, got dtype {t.dtype}")
+    expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
+    if tuple(t.shape) != expected:
+        raise ValueError(f"{op}: expected target of shape {expected} for input of shape "
+                         f"{tuple(input.shape)}, got {tuple(t.shape)}")
+    xp, c = input.xp, input.shape[cdim]
+    ignored = t == ignore_index
+    safe = xp.where(ignored, 0, t)
+    if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= c):
+        bad = safe[(safe < 0) | (safe >= c)].ravel()[0]
+        raise IndexError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
+    return t, ignored, safe
+
+
+class CrossEntropyIndices(Function):
+    """Cross-entropy of logits x (N, C) against class indices as one node.
+
+    Forward: loss_i = logsumexp(x_i) - x[i, t_i] (0 where t_i is ignored), then 'none' (N,), 'sum' or
+    'mean' over the non-ignored rows (nan, with zero gradient, when every row is ignored).
+    Backward: dx = (softmax(x) - onehot(t)) * c_i, c_i the upstream gradient reaching row i (divided by
+    the count for 'mean'; 0 for ignored rows). With ``create_graph`` it is built from ``softmax`` and
+    products, so it can be differentiated again.
+    """
+
+    def __init__(self, safe: Any, valid: Any, reduction: str) -> None:
+        """``safe`` (N,) class indices (0 where ignored), ``valid`` (N,) bool (not ignored)."""
+        self.safe, self.valid, self.reduction = safe, valid, reduction
+
+    def forward(self, x: Any) -> Any:
+        xp = get_array_module(x)
+        rows = xp.arange(x.shape[0])
+        z = x - x.max(axis=1, keepdims=True)
+        e = xp.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        loss = xp.log(s[:, 0]) - z[rows, self.safe]
+        loss *= self.valid
+        e /= s
+        self.p = e  # softmax(x), for the first-order backward
+        if self.reduction == "none":
+            return loss
+        total = loss.sum()
+        if self.reduction == "sum":
+            return total
+        self.count = int(self.valid.sum())
+        return total / x.dtype.type(self.count) if self.count else xp.asarray(np.nan, dtype=x.dtype)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        xp = x.xp
+        rows = xp.arange(x.shape[0])
+        # the weight of each row in the reduced loss: 0 for ignored rows, 1/count for 'mean'
+        scale = (1.0 / self.count if self.count else 0.0) if self.reduction == "mean" else 1.0
+        row_weight = (self.valid * scale).astype(x.dtype)
+        if not is_grad_enabled():  # first-order: on arrays, from the saved softmax
+            g = self.p.copy()
+            g[rows, self.safe] -= 1
+            g *= (gy.data * row_weight)[:, None]
+            return _make(g)
+        onehot = xp.zeros(x.shape, dtype=x.dtype)
+        onehot[rows, self.safe] = 1
+        return (softmax(x, 1) - _make(onehot)) * (gy * _make(row_weight)).unsqueeze(1)
+
+
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
              ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood from log-probabilities.
@@ -198,19 +271,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     cdim = _class_dim(input, "nll_loss")
     c = input.shape[cdim]
     _check_weight("nll_loss", weight, c)
-    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: expected an integer class-index target, got dtype {t.dtype}")
-    expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
-    if tuple(t.shape) != expected:
-        raise ValueError(f"nll_loss: expected target of shape {expected} for input of shape "
-                         f"{tuple(input.shape)}, got {tuple(t.shape)}")
+    t, ignored, safe = _class_indices("nll_loss", input, target, cdim, ignore_index)
     xp = input.xp
-    ignored = t == ignore_index
-    safe = xp.where(ignored, 0, t)
-    if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= c):
-        bad = safe[(safe < 0) | (safe >= c)].ravel()[0]
-        raise IndexError(f"nll_loss: target {int(bad)} is out of bounds for {c} classes")
     picked = gather(input, cdim, xp.expand_dims(safe, cdim)).squeeze(cdim)
     if weight is not None:
         w = weight.data.astype(input.dtype, copy=False)[safe]
@@ -254,6 +316,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     cdim = _class_dim(input, "cross_entropy")
     c = input.shape[cdim]
     _check_weight("cross_entropy", weight, c)
+    if (weight is None and label_smoothing == 0.0 and input.ndim == 2
+            and not (isinstance(target, Tensor) and target.dtype.kind == "f")):
+        _, ignored, safe = _class_indices("cross_entropy", input, target, cdim, ignore_index)
+        return CrossEntropyIndices(safe, ~ignored, reduction)(input)
     logp = log_softmax(input, cdim)
     wshape = _weight_shape(input, cdim)
     w_b = None if weight is None else _make(weight.data.astype(input.dtype, copy=False).reshape(wshape))
