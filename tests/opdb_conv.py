@@ -33,7 +33,12 @@ register("nn.conv2d", K.conv2d, conv2d_reference,
           S(arr(2, 4, 4, 4), arr(4, 2, 3, 3), arr(4), padding=1, groups=2, desc="groups"),
           S(arr(1, 2, 5, 6), arr(2, 2, 3, 2), None, stride=(2, 1), padding=(1, 0), desc="non-square"),
           S(arr(2, 5, 5), arr(2, 2, 3, 3), arr(2), padding=2, dilation=2, desc="unbatched-dilation"),
-          S(arr(8, 2, 3, 3), arr(1, 2, 3, 3), arr(1), padding=1, desc="chwn-layout")],
+          S(arr(8, 2, 3, 3), arr(1, 2, 3, 3), arr(1), padding=1, desc="batch-8"),
+          # rows as wide as the padded image (stride 1 along W): the input gradient by kernel offsets ...
+          S(arr(2, 2, 3, 9), arr(2, 2, 3, 3), arr(2), padding=1, desc="wide-rows"),
+          # ... and by col2im (stride 2 along H, groups)
+          S(arr(1, 2, 4, 9), arr(2, 1, 3, 3), None, stride=(2, 1), padding=1, groups=2,
+            desc="wide-rows-stride-groups")],
          covers=("conv2d",))
 register("nn.conv1d", K.conv1d, _conv1d_ref,
          [S(arr(2, 2, 7), arr(3, 2, 3), arr(3), stride=2, padding=1),

@@ -54,6 +54,13 @@ CONV_CASES = [
     (2, 2, 5, 5, 2, (5, 5), dict(padding=2)),
     (0, 2, 5, 5, 3, (3, 3), dict(padding=1)),
     (8, 6, 5, 7, 2, (3, 3), dict(padding=1)),
+    # rows as wide as the padded image (stride 1 along W, Wp <= 1.25 OW): the input gradient by kernel
+    # offsets into a channels-last image (one group, stride 1), or by col2im
+    (3, 3, 9, 12, 4, (3, 3), dict(padding=1)),
+    (2, 2, 8, 16, 3, (3, 3), dict(padding=(1, 2), dilation=(1, 2))),
+    (2, 3, 6, 13, 2, (2, 3), dict(padding="same")),
+    (2, 4, 9, 10, 4, (3, 3), dict(padding="same", groups=2)),
+    (2, 3, 9, 10, 3, (3, 3), dict(stride=(2, 1), padding=1)),
     (8, 4, 6, 9, 2, (3, 3), dict(padding=1, groups=2)),
     (9, 3, 9, 8, 2, (3, 2), dict(stride=(2, 3), padding=(1, 2), dilation=(1, 2))),
     (8, 2, 4, 6, 1, (2, 2), dict(padding="same")),

@@ -73,6 +73,8 @@ class _Plan:
         self.owc = self.wp if self.wide else ow
         # a wide row reads up to (kW-1)*dW elements past its padded row (into the next one, or this tail)
         self.tail = (self.kw - 1) * dw if self.wide else 0
+        # the input gradient by kernel offsets into a channels-last image (see input_grad_by_offset)
+        self.by_offset = self.wide and g.stride == (1, 1) and self.groups == 1
         self.k = self.c * self.kh * self.kw
         self.kg = self.cg * self.kh * self.kw
         self.fg = self.f // self.groups
@@ -133,6 +135,34 @@ class _Plan:
                 tgt += d6[:, i, j]
         body = buf[:c * cs].reshape(c, self.hp, m, self.wp)
         gx[s:e] = body[:, pt:pt + self.h, :, pl:pl + self.w].transpose(2, 0, 1, 3)
+
+
+    def input_grad_by_offset(self, wij: Any, dyc: Any, gx: Any, s: int, e: int) -> None:
+        """gx[s:e] from dyc for a stride-1 conv with wide rows and one group, one kernel offset at a time.
+
+        For offset (i, j), d_ij = dyc^T @ w[:, :, i, j] is (L*m, C): rows in column order (oh, n, ow'),
+        channels last. In a channels-last padded image (Hp, m, Wp, C) the pixels it adds to, at
+        ((oh + i*dH)*m + n)*Wp + ow' + j*dW, are then one contiguous run: each offset is a small GEMM
+        whose result is still in cache when it is added, in one contiguous pass (the junk rows of d_ij
+        are zero, so what they add past a row's end is nothing). ``wij`` is w as (kH, kW, F, C).
+        """
+        m, c = e - s, self.c
+        dh, dw = self.g.dilation
+        pt, _, pl, _ = self.g.padding
+        run = self.oh * m * self.wp * c  # elements of one offset's contribution
+        size = (self.hp * m * self.wp + self.tail) * c
+        buf = _cpu.workspace(("col2im-cl", self.key, m), size, self.dtype).a
+        buf[...] = 0
+        d = _cpu.workspace(("d_ij", self.key, m), run, self.dtype).a.reshape(-1, c)
+        dyc_t = dyc.T
+        for i in range(self.kh):
+            for j in range(self.kw):
+                np.matmul(dyc_t, wij[i, j], out=d)
+                off = (i * dh * m * self.wp + j * dw) * c
+                tgt = buf[off:off + run]
+                tgt += d.reshape(-1)
+        body = buf[:self.hp * m * self.wp * c].reshape(self.hp, m, self.wp, c)
+        gx[s:e] = body[pt:pt + self.h, :, pl:pl + self.w].transpose(1, 3, 0, 2)
 
 
 def _run(plan: _Plan, fn: Any) -> None:
@@ -210,7 +240,9 @@ def backward(x: Any, x_shape: tuple, w: Any, w_shape: tuple, gy: Any, g: Any,
         gw = np.zeros(w_shape, gy.dtype) if need_w else None
         gb = gy.sum((0, 2, 3)) if need_b else None
         return gx, gw, gb
-    if need_x:
+    if need_x and plan.by_offset:
+        wij = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (kH, kW, F, C)
+    elif need_x:
         w3t = w.reshape(groups, fg, kg).transpose(0, 2, 1)  # (G, Kg, F/G)
     k1 = k + 1 if need_b and groups == 1 else k
     parts: list[Any] = [None] * len(plan.chunks)  # per-chunk [dw | db] (or dw) and db
@@ -230,7 +262,9 @@ def backward(x: Any, x_shape: tuple, w: Any, w_shape: tuple, gy: Any, g: Any,
                 parts[index] = (part, dyc.sum(axis=1) if need_b else None)
         elif need_b:
             parts[index] = (None, dyc.sum(axis=1))
-        if need_x:
+        if need_x and plan.by_offset:
+            plan.input_grad_by_offset(wij, dyc, gx, s, e)
+        elif need_x:
             dcols = _cpu.workspace(("dcols", plan.key, m), k * m * plan.cols_per_image, gy.dtype).a
             np.matmul(w3t, dyc.reshape(groups, fg, -1), out=dcols.reshape(groups, kg, -1))
             plan.col2im(dcols, gx, s, e)
