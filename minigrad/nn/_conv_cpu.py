@@ -9,6 +9,8 @@ with K = C*kH*kW rows and L = OH*OWc columns per image:
     forward       x -> padded -> cols (K+1, L*m)        y = [w | b] @ cols          -> out[chunk]
     weight grad   x -> padded -> cols;  dy -> dyc (F, L*m);  [dw | db] += dyc @ cols^T
     input grad    dy -> dyc;  dcols = w^T @ dyc  (K, L*m);  col2im: kH*kW strided adds -> dx[chunk]
+                  (stride 1, wide rows, one group: one small GEMM and one contiguous add per kernel
+                  offset into a channels-last image instead; see ``_Plan.input_grad_by_offset``)
 
 where cols[(c, i, j), (oh, n, ow)] = xpad[n, c, oh*sH + i*dH, ow*sW + j*dW] and the last row of cols is
 all ones (so the weight gradient's GEMM also gives db = sum of dy, and the forward GEMM adds the bias).
