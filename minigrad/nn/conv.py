@@ -135,6 +135,9 @@ def conv2d_backward_arrays(x: Any, x_shape: tuple, w: Any, w_shape: tuple, gy: A
     _, cg, kh, kw = w_shape
     groups = g.groups
     kg, fg, ln = cg * kh * kw, f // groups, n * oh * ow
+    if ln == 0 or f == 0 or kg == 0:
+        return (xp.zeros(x_shape, gy.dtype) if need_x else None,
+                xp.zeros(w_shape, gy.dtype) if need_w else None, gy.sum((0, 2, 3)) if need_b else None)
     gx = gw = gb = None
     grid = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(groups, fg, ln)
     if need_x:
