@@ -509,6 +509,13 @@ def test_losses_numpy_edge_cases():
     loss.backward()
     np.testing.assert_array_equal(_np(x.grad), np.zeros((3, 4)))  # nan loss, zero gradient (as PyTorch)
     assert float(F.cross_entropy(x, t, reduction="sum")) == 0.0
+    # an ignored row adds exactly nothing, even when its logits are not finite
+    xi = mg.tensor([[np.inf, 0.0, 1.0], [0.5, 0.2, 0.1]], dtype=mg.float64, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        loss = F.cross_entropy(xi, mg.tensor([-100, 1]))
+    assert float(loss) == pytest.approx(-math.log(np.exp(0.2) / np.exp([0.5, 0.2, 0.1]).sum()))
+    loss.backward()
+    np.testing.assert_array_equal(_np(xi.grad)[0], 0.0)
     with pytest.raises(IndexError, match="out of bounds"):
         F.cross_entropy(x, mg.tensor([0, 4, 1]))
     with pytest.raises(ValueError):

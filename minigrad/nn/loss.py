@@ -228,8 +228,7 @@ class CrossEntropyIndices(Function):
         z = x - x.max(axis=1, keepdims=True)
         e = xp.exp(z)
         s = e.sum(axis=1, keepdims=True)
-        loss = xp.log(s[:, 0]) - z[rows, self.safe]
-        loss *= self.valid
+        loss = xp.where(self.valid, xp.log(s[:, 0]) - z[rows, self.safe], x.dtype.type(0))
         e /= s
         self.p = e  # softmax(x), for the first-order backward
         if self.reduction == "none":
@@ -251,6 +250,7 @@ class CrossEntropyIndices(Function):
             g = self.p.copy()
             g[rows, self.safe] -= 1
             g *= (gy.data * row_weight)[:, None]
+            g[~self.valid] = 0  # exactly, even where the softmax of an ignored row is not finite
             return _make(g)
         onehot = xp.zeros(x.shape, dtype=x.dtype)
         onehot[rows, self.safe] = 1
