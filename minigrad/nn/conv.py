@@ -313,14 +313,17 @@ def _conv2d(x: Tensor, w: Tensor, bias: Tensor | None, stride: Any, padding: Any
     return Conv2dForward(g, out_hw)(*args)
 
 
-def _conv2d_operands(op: str, input: Any, weight: Any, weight_layout: str) -> tuple[Tensor, Tensor]:
-    """input and weight as Tensors: a 4-D weight laid out as ``weight_layout``, a 3-D or 4-D input."""
+def _conv_operands(op: str, input: Any, weight: Any, weight_layout: str,
+                   spatial: tuple[str, ...] = ("H", "W")) -> tuple[Tensor, Tensor]:
+    """input and weight as Tensors, for a convolution over the ``spatial`` dims: a weight with one dim per
+    name in ``weight_layout``, an input (C, *spatial) or (N, C, *spatial)."""
     x, w = _as_tensor(input, op, "input"), _as_tensor(weight, op, "weight")
-    if w.ndim != 4:
+    if w.ndim != 2 + len(spatial):
         raise ValueError(f"{op}: expected weight of shape {weight_layout}, got shape {tuple(w.shape)}")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
-                         f"got shape {tuple(x.shape)}")
+    if x.ndim not in (1 + len(spatial), 2 + len(spatial)):
+        dims = ", ".join(spatial)
+        raise ValueError(f"{op}: expected a {1 + len(spatial)}-D (C, {dims}) or "
+                         f"{2 + len(spatial)}-D (N, C, {dims}) input, got shape {tuple(x.shape)}")
     return x, w
 
 
@@ -342,7 +345,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     db = dy summed over (N, OH, OW).
     """
     op = "conv2d"
-    x, w = _conv2d_operands(op, input, weight, "(out_channels, in_channels/groups, kH, kW)")
+    x, w = _conv_operands(op, input, weight, "(out_channels, in_channels/groups, kH, kW)")
     shapes = (tuple(x.shape), tuple(w.shape))
     if x.ndim == 3:
         return _conv2d(x.unsqueeze(0), w, bias, stride, padding, dilation, groups, op, shapes).squeeze(0)
@@ -357,12 +360,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     Computed as conv2d on a unit-height image, so the gradients are conv2d's.
     """
     op = "conv1d"
-    x, w = _as_tensor(input, op, "input"), _as_tensor(weight, op, "weight")
-    if w.ndim != 3:
-        raise ValueError(f"{op}: expected weight of shape (out_channels, in_channels/groups, k), got shape "
-                         f"{tuple(w.shape)}")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {tuple(x.shape)}")
+    x, w = _conv_operands(op, input, weight, "(out_channels, in_channels/groups, k)", ("L",))
     shapes = (tuple(x.shape), tuple(w.shape))
     s = _single(stride, "stride", op)
     d = _single(dilation, "dilation", op)
@@ -436,7 +434,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     (dy, x), db = dy summed over (N, OH, OW).
     """
     op = "conv_transpose2d"
-    x, w = _conv2d_operands(op, input, weight, "(in_channels, out_channels/groups, kH, kW)")
+    x, w = _conv_operands(op, input, weight, "(in_channels, out_channels/groups, kH, kW)")
     shapes = (tuple(x.shape), tuple(w.shape))
     if x.ndim == 3:
         return _conv_transpose2d(x.unsqueeze(0), w, bias, stride, padding, output_padding, groups, dilation,
@@ -451,12 +449,7 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     Returns (N, C_out, (L-1)*s - 2*p + d*(k-1) + output_padding + 1); computed as conv_transpose2d on a
     unit-height image."""
     op = "conv_transpose1d"
-    x, w = _as_tensor(input, op, "input"), _as_tensor(weight, op, "weight")
-    if w.ndim != 3:
-        raise ValueError(f"{op}: expected weight of shape (in_channels, out_channels/groups, k), got shape "
-                         f"{tuple(w.shape)}")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {tuple(x.shape)}")
+    x, w = _conv_operands(op, input, weight, "(in_channels, out_channels/groups, k)", ("L",))
     shapes = (tuple(x.shape), tuple(w.shape))
     s, d = _single(stride, "stride", op), _single(dilation, "dilation", op)
     p = _single(padding, "padding", op, minimum=0)
