@@ -368,16 +368,23 @@ def _log_clamped(x: Tensor) -> Tensor:
     return clamp(log(clamp(x, min=tiny)), min=-100.0)
 
 
+def _bce_arguments(op: str, input: Tensor, target: Any, size_average: bool | None, reduce: bool | None,
+                   reduction: str) -> tuple[str, Tensor]:
+    """(reduction, target as a Tensor) for the binary cross-entropies, after checking both."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    target = _as_target(target, input)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: target size {tuple(target.shape)} must be the same as the input size "
+                         f"{tuple(input.shape)}")
+    return reduction, target
+
+
 def binary_cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,
                          size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Tensor:
     """-w * (t log x + (1 - t) log(1 - x)), each log clamped to >= -100; input: probabilities in [0, 1]."""
-    reduction = _legacy(size_average, reduce, reduction)
-    _check_reduction(reduction, "binary_cross_entropy")
-    target = _as_target(target, input)
-    if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"binary_cross_entropy: target size {tuple(target.shape)} must be the same as the "
-                         f"input size {tuple(input.shape)}")
+    reduction, target = _bce_arguments("binary_cross_entropy", input, target, size_average, reduce, reduction)
     if input.numel() and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     loss = -(target * _log_clamped(input) + (1.0 - target) * _log_clamped(1.0 - input))
@@ -394,12 +401,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Tensor 
         loss = (1 - t) x + (1 + (p - 1) t) softplus(-x),   softplus(-x) = log(1 + e^-x) = -log sigmoid(x)
 
     ``pos_weight`` broadcasts against the input (typically shape (C,), one weight per class)."""
-    reduction = _legacy(size_average, reduce, reduction)
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    target = _as_target(target, input)
-    if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} must be the "
-                         f"same as the input size {tuple(input.shape)}")
+    op = "binary_cross_entropy_with_logits"
+    reduction, target = _bce_arguments(op, input, target, size_average, reduce, reduction)
     sp = softplus(-input, 1.0, math.inf)
     if pos_weight is not None:
         loss = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * sp
