@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backend import get_array_module
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_nonnegative
 
 
 class Adagrad(Optimizer):
@@ -20,16 +20,8 @@ class Adagrad(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
                  maximize: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Adagrad: invalid learning rate {lr}")
-        if lr_decay < 0.0:
-            raise ValueError(f"Adagrad: invalid lr_decay {lr_decay}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Adagrad: invalid weight_decay {weight_decay}")
-        if initial_accumulator_value < 0.0:
-            raise ValueError(f"Adagrad: invalid initial_accumulator_value {initial_accumulator_value}")
-        if eps < 0.0:
-            raise ValueError(f"Adagrad: invalid epsilon {eps}")
+        check_nonnegative("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                          initial_accumulator_value=initial_accumulator_value, eps=eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
         super().__init__(params, defaults)  # add_param_group creates each parameter's state

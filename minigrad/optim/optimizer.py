@@ -21,6 +21,16 @@ from ..backend import device_of, get_array_module, to_device
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
+_SPELLED = {"lr": "learning rate", "eps": "epsilon"}
+
+
+def check_nonnegative(op: str, **values: float) -> None:
+    """Raise ValueError ``"<op>: invalid <name> <value>"`` for the first negative hyper-parameter, in the
+    order given (``lr`` and ``eps`` are named "learning rate" and "epsilon", as in PyTorch)."""
+    for name, value in values.items():
+        if value < 0.0:
+            raise ValueError(f"{op}: invalid {_SPELLED.get(name, name)} {value}")
+
 
 class _Required:
     """Marks a hyperparameter that has no default (``lr`` of some optimizers)."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backend import get_array_module
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_nonnegative
 
 
 class RMSprop(Optimizer):
@@ -21,16 +21,8 @@ class RMSprop(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
                  maximize: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"RMSprop: invalid learning rate {lr}")
-        if eps < 0.0:
-            raise ValueError(f"RMSprop: invalid epsilon {eps}")
-        if momentum < 0.0:
-            raise ValueError(f"RMSprop: invalid momentum {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"RMSprop: invalid weight_decay {weight_decay}")
-        if alpha < 0.0:
-            raise ValueError(f"RMSprop: invalid alpha {alpha}")
+        check_nonnegative("RMSprop", lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay,
+                          alpha=alpha)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)
