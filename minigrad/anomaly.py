@@ -93,7 +93,7 @@ def check_backward(node: Any, grads: tuple) -> None:
     if not getattr(_state, "check_nan", True):
         return
     for i, g in enumerate(grads):
-        if g is not None and _bad(g.data):
+        if g is not None and _bad(g.array):
             raise RuntimeError(
                 f"detect_anomaly: backward of {node.name()} returned NaN or Inf in the gradient of "
                 f"input {i}.\nThe op was created at:\n  "

@@ -62,7 +62,7 @@ class Function:
 
     def __call__(self, *inputs: Tensor) -> Any:
         # This is the hot path of every op: plain loops and attribute reads, no generators.
-        xs = [x.data for x in inputs]
+        xs = [x.array for x in inputs]
         if len(xs) > 1:
             t0 = type(xs[0])
             for x in xs:
@@ -131,7 +131,7 @@ def _as_array(y: Any) -> Any:
 def _device_error(fn: Function, inputs: Sequence[Tensor]) -> None:
     from .backend import device_of
 
-    if len({str(device_of(t.data)) for t in inputs}) == 1:
+    if len({str(device_of(t.array)) for t in inputs}) == 1:
         return  # same device, different array types (a NumPy scalar): fine
     devs = ", ".join(f"input {i}: {t.device} {tuple(t.shape)}" for i, t in enumerate(inputs))
     raise RuntimeError(f"{fn.name()}: expected all tensors on the same device, got {devs}")
@@ -184,7 +184,7 @@ def _zeros_for(meta: tuple, like: Tensor) -> Tensor:
     from .backend import get_array_module
 
     shape, dtype = meta
-    return _Tensor._make(get_array_module(like.data).zeros(shape, dtype=dtype))
+    return _Tensor._make(get_array_module(like.array).zeros(shape, dtype=dtype))
 
 
 def _accumulate(a: Tensor | None, b: Tensor) -> Tensor:
@@ -256,7 +256,7 @@ def run_backward(
                             if create_graph:
                                 t.grad = g if t.grad is None else t.grad + g
                             else:
-                                t.grad = make(g.data.copy() if t.grad is None else t.grad.data + g.data)
+                                t.grad = make(g.array.copy() if t.grad is None else t.grad.array + g.array)
                     if captured_nodes:
                         k = captured_nodes.get((id(node), i))
                         if k is not None:
@@ -289,13 +289,13 @@ def run_backward(
             for x, gx, need in zip(inputs, gxs, needs):
                 if not need or gx is None:
                     continue
-                if gx.data.shape != x.data.shape:
+                if gx.array.shape != x.array.shape:
                     raise RuntimeError(
                         f"{node.name()}.backward returned a gradient of shape {tuple(gx.shape)} for an "
                         f"input of shape {tuple(x.shape)}"
                     )
-                if gx.data.dtype != x.data.dtype:
-                    gx = gx.to(x.data.dtype)
+                if gx.array.dtype != x.array.dtype:
+                    gx = gx.to(x.array.dtype)
                 fn = x.grad_fn
                 if fn is None:
                     entry = leaf_grads.get(id(x))
@@ -332,17 +332,17 @@ def run_backward(
                 # .grad must own its array: optimizers and clip_grad_norm_ update it in place, and the
                 # same gradient Tensor may reach several leaves. Like PyTorch, take the array without a
                 # copy when nothing else can see it (saves a large copy per parameter per step).
-                a = g.data
+                a = g.array
                 if a.base is None and _getrefcount(a) <= 3 and _getrefcount(g) <= 3 and g.grad_fn is None:
                     leaf.grad = g
                 else:
                     leaf.grad = make(a.copy())
             else:
-                acc = leaf.grad.data
+                acc = leaf.grad.array
                 if acc.flags.writeable:
-                    acc += g.data  # accumulate in place, as PyTorch does
+                    acc += g.array  # accumulate in place, as PyTorch does
                 else:
-                    leaf.grad = make(acc + g.data)
+                    leaf.grad = make(acc + g.array)
     finally:
         _set_grad_enabled(prev_mode)
     return results if capture is not None else None
@@ -374,7 +374,7 @@ def _prune(order: list[Function], capture: Sequence[Tensor]) -> tuple[list[Funct
 
 def _seed_grad(t: Tensor, gradient: Any, who: str) -> Tensor:
     if gradient is None:
-        if t.data.size != 1:
+        if t.array.size != 1:
             raise RuntimeError(
                 f"{who}: grad can be implicitly created only for scalar outputs, but the output has shape "
                 f"{tuple(t.shape)}; pass gradient= (a tensor of that shape)"

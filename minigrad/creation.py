@@ -17,10 +17,10 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
 
     Always copies the data, as in PyTorch (``from_numpy``/``as_tensor`` share memory instead).
     """
-    src = data.data if isinstance(data, Tensor) else data
+    src = data.array if isinstance(data, Tensor) else data
     t = Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
-    if t.data is src or getattr(t.data, "base", None) is not None:
-        t.data = t.data.copy()
+    if t.array is src or getattr(t.array, "base", None) is not None:
+        t.array = t.array.copy()
     return t
 
 
@@ -61,7 +61,7 @@ def _float_dtype(dtype: Any) -> np.dtype:
 def _finish(arr: Any, requires_grad: bool, dev: Any) -> Tensor:
     t = Tensor._make(arr)
     if dev is not None and device(dev).type == "cuda" and cupy is not None:
-        t.data = to_device(arr, dev)
+        t.array = to_device(arr, dev)
     if requires_grad:
         t.requires_grad = True
     return t
@@ -213,7 +213,7 @@ def rand_like(t: Tensor, dtype: Any = None) -> Tensor:
 def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor:
     """0/1 samples with probabilities ``p`` (same shape and dtype as ``p``)."""
     u = _uniform(p.xp, 0.0, 1.0, p.shape, p.dtype, generator)
-    return Tensor._make((u < p.data).astype(p.dtype))
+    return Tensor._make((u < p.array).astype(p.dtype))
 
 
 def multinomial(probs: Tensor, num_samples: int = 1, generator: Generator | None = None) -> Tensor:

@@ -93,14 +93,14 @@ def gradcheck(
     outs = [all_outs[k] for k in keep]
     if not outs:
         return True  # nothing differentiable comes out: nothing to check
-    xp = get_array_module(outs[0].data)
+    xp = get_array_module(outs[0].array)
     vs = [_random_like(xp, rng, o) for o in outs]
     xs = [inputs[i] for i in diff]
 
     def analytic() -> list[Any]:
         outs2 = [o for o in _float_outputs(fn(*inputs)) if o.requires_grad]
         gs = autograd_grad(outs2, xs, [Tensor._make(v) for v in vs], allow_unused=True)
-        return [xp.zeros(x.shape, x.dtype) if g is None else g.data for g, x in zip(gs, xs)]
+        return [xp.zeros(x.shape, x.dtype) if g is None else g.array for g, x in zip(gs, xs)]
 
     ana = analytic()
     again = analytic()
@@ -115,7 +115,7 @@ def gradcheck(
     def f() -> float:
         outs_all = _float_outputs(fn(*inputs))  # grad mode on: fn may itself take gradients
         outs2 = [outs_all[k] for k in keep]
-        return float(sum(float((o.data * v).sum()) for o, v in zip(outs2, vs)))
+        return float(sum(float((o.array * v).sum()) for o, v in zip(outs2, vs)))
 
     for k, i in enumerate(diff):
         x = inputs[i]
@@ -125,12 +125,12 @@ def gradcheck(
         if fast_mode:
             u = _random_like(xp, rng, x)
             u /= max(float(xp.sqrt((u * u).sum())), 1e-12)
-            orig = x.data.copy()
-            x.data[...] = orig + eps * u
+            orig = x.array.copy()
+            x.array[...] = orig + eps * u
             fp = f()
-            x.data[...] = orig - eps * u
+            x.array[...] = orig - eps * u
             fm = f()
-            x.data[...] = orig
+            x.array[...] = orig
             num = (fp - fm) / (2 * eps)
             an = float((a * u).sum())
             if abs(an - num) > atol + rtol * abs(num):
@@ -141,10 +141,10 @@ def gradcheck(
                 )
             continue
         num = np.zeros(x.shape, dtype=np.float64)
-        flat = x.data.reshape(-1) if x.data.flags.c_contiguous else None
+        flat = x.array.reshape(-1) if x.array.flags.c_contiguous else None
         if flat is None:
-            x.data = x.data.copy()
-            flat = x.data.reshape(-1)
+            x.array = x.array.copy()
+            flat = x.array.reshape(-1)
         for j in range(flat.size):
             old = float(flat[j])
             flat[j] = old + eps
@@ -193,11 +193,11 @@ def gradgradcheck(
     if not outs:
         return True
     rng = np.random.default_rng(seed + 1)
-    xp = get_array_module(outs[0].data)
+    xp = get_array_module(outs[0].array)
     if grad_outputs is None:
         vs = [Tensor._make(_random_like(xp, rng, o), True) for o in outs]
     else:
-        vs = [Tensor._make(v.data.copy(), True) for v in grad_outputs]
+        vs = [Tensor._make(v.array.copy(), True) for v in grad_outputs]
     n = len(inputs)
 
     def first_derivative(*args: Any) -> tuple:

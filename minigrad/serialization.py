@@ -63,7 +63,7 @@ class _Encoder:
         if isinstance(obj, float):
             return obj if np.isfinite(obj) else {"__float__": repr(obj)}
         if isinstance(obj, Tensor):
-            out: dict[str, Any] = {"__tensor__": self._add(obj.data, where)}
+            out: dict[str, Any] = {"__tensor__": self._add(obj.array, where)}
             if obj.requires_grad:
                 out["requires_grad"] = True
             if obj.device.type != "cpu":

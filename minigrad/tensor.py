@@ -24,7 +24,7 @@ from .grad_mode import is_grad_enabled
 def _to_array(data: Any, dtype: Any = None, dev: Any = None) -> Any:
     """Array for ``tensor(data)`` following PyTorch's dtype policy."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     elif isinstance(data, np.generic):
         data = np.asarray(data)  # a NumPy scalar keeps its dtype, like an array
     if dtype is not None:
@@ -62,7 +62,10 @@ class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
     Attributes:
-        data: the underlying NumPy or CuPy array.
+        array: the underlying NumPy or CuPy array (what the engine computes with). Writing
+            into it bypasses autograd's safety checks (no version bump).
+        data: a Tensor sharing this tensor's memory, with ``requires_grad=False`` and its
+            own version counter (PyTorch's ``.data``); see ``detach()`` for the safe variant.
         grad: a Tensor of the same shape, filled in by ``backward()`` (leaves only,
             unless ``retain_grad()`` was called).
         requires_grad: whether ops on this tensor are recorded.
@@ -70,7 +73,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",
+        "array",
         "grad",
         "_requires_grad",
         "grad_fn",
@@ -83,7 +86,7 @@ class Tensor:
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> None:
-        self.data = _to_array(data, dtype, device)
+        self.array = _to_array(data, dtype, device)
         self.grad: Tensor | None = None
         self._requires_grad = False
         self.grad_fn: Function | None = None
@@ -99,7 +102,7 @@ class Tensor:
     ) -> Tensor:
         """Fast constructor used by the ops: no conversion, no checks."""
         t = object.__new__(cls)
-        t.data = data
+        t.array = data
         t.grad = None
         t._requires_grad = requires_grad
         t.grad_fn = grad_fn
@@ -120,10 +123,10 @@ class Tensor:
                 "requires_grad: you can only change requires_grad of leaf tensors; "
                 "use detach() for a non-leaf"
             )
-        if value and self.data.dtype.kind not in "fc":
+        if value and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 "requires_grad: only floating-point tensors can require gradients, "
-                f"got dtype {self.data.dtype}"
+                f"got dtype {self.array.dtype}"
             )
         self._requires_grad = bool(value)
 
@@ -132,12 +135,30 @@ class Tensor:
         return self
 
     @property
+    def data(self) -> Tensor:
+        """A Tensor sharing this memory, not requiring grad, with a version counter of its own.
+
+        Changes made through it are invisible to autograd (as in PyTorch): prefer ``detach()``,
+        which shares the version counter, so misuse is caught at ``backward()``.
+        """
+        return Tensor._make(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"data: the assigned value must be a Tensor, got {type(value).__name__}; "
+                "to swap in a raw array use `t.array = a`"
+            )
+        self.array = value.array
+
+    @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph (``requires_grad=False``)."""
-        return Tensor._make(self.data)
+        return Tensor._make(self.array)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -200,68 +221,68 @@ class Tensor:
                 if create_graph:
                     t.grad = g if t.grad is None else t.grad + g
                 else:  # a fresh array, as backward() gives: one gradient Tensor may reach several inputs
-                    t.grad = Tensor._make(g.data.copy() if t.grad is None else t.grad.data + g.data)
+                    t.grad = Tensor._make(g.array.copy() if t.grad is None else t.grad.array + g.array)
             return
         autograd.backward(self, gradient, retain_graph, create_graph)
 
     # --- array attributes -----------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     def size(self, dim: int | None = None) -> Any:
         """``shape`` (as a tuple) or the size of one dimension, like PyTorch's ``Tensor.size``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> device:
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def xp(self) -> Any:
         """The array module (numpy or cupy) that owns ``data``."""
-        return get_array_module(self.data)
+        return get_array_module(self.array)
 
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
                 f"item: only one-element tensors can be converted to a Python scalar, "
                 f"got shape {tuple(self.shape)}"
             )
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array on the host (shares memory on the CPU, as in PyTorch)."""
-        return to_device(self.data, "cpu")
+        return to_device(self.array, "cpu")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         a = self.numpy()
@@ -333,12 +354,12 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"bool: the truth value of a tensor with {self.data.size} elements is "
+                f"bool: the truth value of a tensor with {self.array.size} elements is "
                 "ambiguous; use .any() or .all()"
             )
-        return bool(self.data.reshape(()))
+        return bool(self.array.reshape(()))
 
     def __float__(self) -> float:
         return float(self.item())
@@ -347,7 +368,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
@@ -409,8 +430,8 @@ class Tensor:
                 "tensor with where(), masked_fill() or scatter_add() instead"
             )
         if isinstance(value, Tensor):
-            value = value.data
-        self.data[_ops.unwrap_index(index)] = value
+            value = value.array
+        self.array[_ops.unwrap_index(index)] = value
 
     def __lt__(self, o: Any) -> Tensor:
         return _ops.lt(self, o)
@@ -448,16 +469,16 @@ class Tensor:
             )
 
     def _value(self, o: Any) -> Any:
-        return o.data if isinstance(o, Tensor) else o
+        return o.array if isinstance(o, Tensor) else o
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = self._value(value)
+        self.array[...] = self._value(value)
         return self
 
     def copy_(self, src: Tensor) -> Tensor:
@@ -470,7 +491,7 @@ class Tensor:
                 raise RuntimeError(
                     f"copy_: shape {tuple(np.shape(src_data))} does not broadcast to {tuple(self.shape)}"
                 ) from None
-        self.data[...] = to_device(src_data, self.device) if hasattr(src_data, "shape") else src_data
+        self.array[...] = to_device(src_data, self.device) if hasattr(src_data, "shape") else src_data
         return self
 
     def add_(self, o: Any, alpha: float = 1.0) -> Tensor:
@@ -478,7 +499,7 @@ class Tensor:
         v = self._value(o)
         if alpha != 1.0:
             v = v * alpha
-        self.data += v
+        self.array += v
         return self
 
     def sub_(self, o: Any, alpha: float = 1.0) -> Tensor:
@@ -487,31 +508,31 @@ class Tensor:
 
     def mul_(self, o: Any) -> Tensor:
         self._check_inplace("mul_")
-        self.data *= self._value(o)
+        self.array *= self._value(o)
         return self
 
     def div_(self, o: Any) -> Tensor:
         self._check_inplace("div_")
-        self.data /= self._value(o)
+        self.array /= self._value(o)
         return self
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         self._check_inplace("clamp_")
-        self.xp.clip(self.data, min, max, out=self.data)
+        self.xp.clip(self.array, min, max, out=self.array)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from .random import _uniform
 
         self._check_inplace("uniform_")
-        self.data[...] = _uniform(self.xp, a, b, self.shape, self.dtype)
+        self.array[...] = _uniform(self.xp, a, b, self.shape, self.dtype)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         from .random import _normal
 
         self._check_inplace("normal_")
-        self.data[...] = _normal(self.xp, mean, std, self.shape, self.dtype)
+        self.array[...] = _normal(self.xp, mean, std, self.shape, self.dtype)
         return self
 
     # --- methods that mirror the functional ops (filled in by ops/__init__.py) -------------------

@@ -85,8 +85,8 @@ from . import plots
 
 def accuracy(logits: Tensor, targets: Tensor) -> float:
     """Fraction of rows of ``logits`` (N, C) whose argmax equals ``targets`` (N,)."""
-    pred = logits.data.argmax(axis=-1)
-    return float((pred == targets.data).mean())
+    pred = logits.array.argmax(axis=-1)
+    return float((pred == targets.array).mean())
 
 
 def to_device(obj: Any, device: Any) -> Any:

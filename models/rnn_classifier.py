@@ -116,7 +116,7 @@ class RNNClassifierExperiment(Experiment):
         return total, logs
 
     def pictures(self, model: nn.Module, args: argparse.Namespace, out: Path) -> list[Path]:
-        x, y = (t.data for t in self.test_set.tensors)
+        x, y = (t.array for t in self.test_set.tensors)
         xt = minigrad.tensor(x, device=self.device)
         steps = {c: m(xt, every_step=True).numpy() for c, m in model.items()}   # (N, H, 10) per cell
         files = [rows_read_figure(steps, y, out / "rows_read.png", args.dataset)]

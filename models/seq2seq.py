@@ -189,8 +189,8 @@ class Seq2SeqExperiment(Experiment):
         src, tgt_in, tgt_out = batch
         logits = model(src, tgt_in)                                   # (B, T, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=PAD)
-        mask = tgt_out.data != PAD
-        tok_acc = float(((logits.data.argmax(-1) == tgt_out.data) & mask).sum() / mask.sum())
+        mask = tgt_out.array != PAD
+        tok_acc = float(((logits.array.argmax(-1) == tgt_out.array) & mask).sum() / mask.sum())
         logs = {"tok_acc": tok_acc}
         if not model.training:  # evaluation: the real test, greedy decoding without the true tokens
             pred = model.greedy_decode(src, tgt_out.shape[1]).numpy()
@@ -198,7 +198,7 @@ class Seq2SeqExperiment(Experiment):
         return loss, logs
 
     def pictures(self, model: nn.Module, args: argparse.Namespace, out: Path) -> list[Path]:
-        src, _, tgt_out = (t.data for t in self.test_set.tensors)
+        src, _, tgt_out = (t.array for t in self.test_set.tensors)
         pred = model.greedy_decode(minigrad.tensor(src, device=self.device), tgt_out.shape[1]).numpy()
         ok = exact_match(pred, tgt_out)
         src_len = (src != PAD).sum(1)

@@ -101,13 +101,13 @@ def analysis(hidden: int, steps: int, batch: int = 32, seed: int = 0) -> dict[st
         minigrad.manual_seed(seed)
         cell = nn.RNNCell(SYMBOLS, hidden)
         with minigrad.no_grad():
-            cell.weight_hh.data[...] = scaled_orthogonal(hidden, sigma, rng)
+            cell.weight_hh.array[...] = scaled_orthogonal(hidden, sigma, rng)
         curves[f"RNN sigma={sigma:g}"] = grad_norms_through_time(cell, ids, readout)
     for fb in LSTM_FORGET_BIASES:
         minigrad.manual_seed(seed)
         cell = nn.LSTMCell(SYMBOLS, hidden)
         with minigrad.no_grad():
-            cell.bias_hh.data[hidden: 2 * hidden] += np.float32(fb)   # gate blocks i, f, g, o
+            cell.bias_hh.array[hidden: 2 * hidden] += np.float32(fb)   # gate blocks i, f, g, o
         label = f"LSTM forget bias {fb:+g}" + (" (default init)" if fb == 0 else "")
         curves[label] = grad_norms_through_time(cell, ids, readout)
     return curves
@@ -122,7 +122,7 @@ class DelayNet(nn.Module):
         self.rnn = nn.RNN(SYMBOLS, hidden, batch_first=True)
         self.head = nn.Linear(hidden, SYMBOLS)
         with minigrad.no_grad():
-            self.rnn.weight_hh_l0.data[...] = scaled_orthogonal(hidden, sigma, np.random.default_rng(seed))
+            self.rnn.weight_hh_l0.array[...] = scaled_orthogonal(hidden, sigma, np.random.default_rng(seed))
 
     def forward(self, ids: Tensor) -> Tensor:
         out, _ = self.rnn(one_hot(ids))

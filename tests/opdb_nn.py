@@ -36,7 +36,7 @@ register("nn.embedding", lambda w, i: F.embedding(i, w), lambda w, i: w[i], [S(a
 def _emb_pad(w, i, padding_idx):
     # the padding row gets no gradient by design (finite differences would see it), so the outputs
     # looked up at padding positions are masked out: the rest of the gradient is still checked
-    keep = (i.data != (padding_idx % w.shape[0]))[..., None].astype(w.dtype)
+    keep = (i.array != (padding_idx % w.shape[0]))[..., None].astype(w.dtype)
     return F.embedding(i, w, padding_idx=padding_idx) * mg.Tensor(keep)
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def host(t):
-    a = t.data if isinstance(t, mg.Tensor) else t
+    a = t.array if isinstance(t, mg.Tensor) else t
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
@@ -148,7 +148,7 @@ def test_backward_inputs_gives_independent_gradient_arrays():
     optimizers update gradients in place."""
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     (a + b).sum().backward(inputs=[a, b])
-    assert a.grad.data is not b.grad.data
+    assert a.grad.array is not b.grad.array
     with mg.no_grad():
         a.grad.mul_(0.0)
     np.testing.assert_allclose(host(b.grad), [1.0, 1.0])
@@ -158,7 +158,7 @@ def test_leaf_grads_do_not_alias_each_other_or_the_seed():
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     seed = mg.ones(2, dtype="float64")
     (a + b).backward(seed)
-    assert a.grad.data is not b.grad.data and a.grad.data is not seed.data
+    assert a.grad.array is not b.grad.array and a.grad.array is not seed.array
 
 
 # --- higher order --------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ def test_retained_grad_accumulates_and_owns_its_array():
     y.retain_grad()
     seed = mg.tensor([1.0, 1.0], dtype="float64")
     y.backward(seed, retain_graph=True)
-    assert y.grad.data is not seed.data
+    assert y.grad.array is not seed.array
     y.backward(seed)
     np.testing.assert_allclose(host(y.grad), [2.0, 2.0])
 

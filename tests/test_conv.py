@@ -313,7 +313,7 @@ def test_results_never_alias_workspaces():
     x = mg.randn(2, 3, 8, 8)
     wd = mg.randn(4, 3, 3, 3, requires_grad=True)
     y = nn.functional.conv2d(x, wd, padding=1)
-    x.data[...] = 1.0
+    x.array[...] = 1.0
     nn.functional.conv2d(x, wd, padding=1)
     (gw,) = mg.grad(y.sum(), [wd])
     np.testing.assert_allclose(_np(gw), conv2d_reference_grads(_np(x), _np(wd), np.ones(y.shape), 1, 1)[1],

@@ -167,7 +167,7 @@ class _WrongAtOneElement(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        _WrongAtOneElement.seen_gy.append(gy.data.copy())
+        _WrongAtOneElement.seen_gy.append(gy.array.copy())
         bump = np.zeros(b.shape)
         bump[1, 2] = 0.75
         return gy * b, gy * a + mg.Tensor._make(bump)
@@ -185,7 +185,7 @@ def test_gradcheck_failure_names_input_worst_element_and_both_values():
     m = re.search(r"analytic (\S+), numeric (\S+) ", msg)
     analytic, numeric = float(m.group(1)), float(m.group(2))
     v = _WrongAtOneElement.seen_gy[0]  # the random upstream gradient gradcheck used
-    true = (v * a.data)[1, 2]
+    true = (v * a.array)[1, 2]
     assert numeric == pytest.approx(true, rel=1e-4, abs=1e-5)
     assert analytic == pytest.approx(true + 0.75, rel=1e-4, abs=1e-5)
     assert not mg.gradcheck(lambda a, b: _WrongAtOneElement()(a, b), [a, b], raise_exception=False)
@@ -238,7 +238,7 @@ class _SquareWithConstantX(Function):
         return x * x
 
     def backward(self, gy):
-        x_const = mg.Tensor._make(self.inputs[0].data.copy())
+        x_const = mg.Tensor._make(self.inputs[0].array.copy())
         return gy * x_const * 2.0
 
 

@@ -33,7 +33,7 @@ class Net(nn.Module):
 
 
 def _np(t):
-    return np.asarray(t.data)
+    return np.asarray(t.array)
 
 
 # ================================================================================================
@@ -163,7 +163,7 @@ def test_state_dict_contents_and_roundtrip():
     assert "cache" not in sd  # non-persistent
     assert not any(v.requires_grad for v in sd.values())
     assert not isinstance(sd["fc1.weight"], nn.Parameter)
-    assert np.shares_memory(sd["fc1.weight"].data, net.fc1.weight.data)
+    assert np.shares_memory(sd["fc1.weight"].array, net.fc1.weight.array)
 
     other = Net()
     w_id = id(other.fc1.weight)
@@ -204,7 +204,7 @@ def test_load_state_dict_casts_dtype():
     np.testing.assert_allclose(_np(b.weight), _np(a.weight))
     w = b.weight
     b.load_state_dict(a.state_dict(), assign=True)
-    assert b.weight is w and w.dtype == np.float32 and not np.shares_memory(w.data, a.weight.data)
+    assert b.weight is w and w.dtype == np.float32 and not np.shares_memory(w.array, a.weight.array)
 
 
 def test_repr_and_summary():
@@ -363,7 +363,7 @@ def test_embedding_padding_idx():
     np.testing.assert_array_equal(g[1], 0.0)
     assert np.abs(g[2]).sum() > 0 and np.abs(g[3]).sum() == 0
     with mg.no_grad():
-        emb.weight.data[1] = 7.0  # a non-zero padding row is still looked up as is
+        emb.weight.array[1] = 7.0  # a non-zero padding row is still looked up as is
     np.testing.assert_array_equal(_np(emb(mg.tensor([1])))[0], 7.0)
     with pytest.raises(IndexError):
         emb(mg.tensor([6]))
@@ -371,7 +371,7 @@ def test_embedding_padding_idx():
         emb(mg.tensor([-1]))
     capped = nn.Embedding(4, 3, max_norm=1.0)
     with mg.no_grad():
-        capped.weight.data[...] = np.array([[3.0, 4.0, 0.0], [0.1, 0.0, 0.0], [2.0, 0.0, 0.0],
+        capped.weight.array[...] = np.array([[3.0, 4.0, 0.0], [0.1, 0.0, 0.0], [2.0, 0.0, 0.0],
                                            [0.0, 0.0, 5.0]])
     out = capped(mg.tensor([0, 1, 0]))
     np.testing.assert_allclose(np.linalg.norm(_np(capped.weight), axis=1), [1.0, 0.1, 2.0, 5.0], rtol=1e-5)
@@ -472,7 +472,7 @@ def test_clip_grad_norm_and_value():
     assert inf_norm == pytest.approx(max(np.abs(b).max() for b in before))
     one_norm = float(clip_grad_norm_(ps[0], 100.0, norm_type=1))
     assert one_norm == pytest.approx(np.abs(before[0]).sum(), rel=1e-5)
-    ps[0].grad.data[0, 0] = np.nan
+    ps[0].grad.array[0, 0] = np.nan
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
     ps[0].grad = mg.tensor(np.array([[-3.0, 0.1], [2.0, -0.2]], dtype=np.float32))

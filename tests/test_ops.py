@@ -40,7 +40,7 @@ def test_forward(op, sample: S, xp):
     out = _flat(op.fn(*args, **kwargs))
     if op.ref is None:
         for o in out:
-            assert np.isfinite(_host(o.data)).all() or o.numel() == 0
+            assert np.isfinite(_host(o.array)).all() or o.numel() == 0
         return
     rargs, rkwargs = to_arrays(sample)
     ref = op.ref(*rargs, **rkwargs)
@@ -49,7 +49,7 @@ def test_forward(op, sample: S, xp):
     for o, r in zip(out, refs):
         r = np.asarray(r)
         assert tuple(o.shape) == r.shape, f"{op.name}: shape {tuple(o.shape)} != reference {r.shape}"
-        np.testing.assert_allclose(_host(o.data), r, atol=op.fwd_atol, rtol=1e-6)
+        np.testing.assert_allclose(_host(o.array), r, atol=op.fwd_atol, rtol=1e-6)
 
 
 @pytest.mark.parametrize("op,sample", CASES, ids=IDS)

@@ -301,10 +301,10 @@ def test_step_allocates_no_state_per_step():
     w.grad = mg.tensor(np.ones(4, dtype=np.float32))
     opt.step()
     bufs = {k: id(v) for k, v in opt.state[w].items() if hasattr(v, "shape")}
-    data_id = id(w.data)
+    data_id = id(w.array)
     opt.step()
     assert bufs == {k: id(v) for k, v in opt.state[w].items() if hasattr(v, "shape")}
-    assert id(w.data) == data_id
+    assert id(w.array) == data_id
 
 
 def test_cupy_backend(xp, device):
@@ -313,5 +313,5 @@ def test_cupy_backend(xp, device):
     x.grad = mg.tensor(np_grad(X0).astype(np.float32), device=device)
     opt = Adam([x], lr=0.1)
     opt.step()
-    assert isinstance(x.data, xp.ndarray) and x.dtype == np.float32
+    assert isinstance(x.array, xp.ndarray) and x.dtype == np.float32
     assert isinstance(opt.state[x]["exp_avg"], xp.ndarray)

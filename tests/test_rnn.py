@@ -26,10 +26,10 @@ def _t(*shape, scale=1.0, dtype=np.float64, grad=True):
 def _assert_close(a, b, atol=1e-10, rtol=1e-7):
     if a is None or b is None:  # an unused input (e.g. the second derivative of relu): must be zero
         other = b if a is None else a
-        assert other is None or not np.asarray(other.data).any()
+        assert other is None or not np.asarray(other.array).any()
         return
-    np.testing.assert_allclose(np.asarray(a.data if isinstance(a, mg.Tensor) else a),
-                               np.asarray(b.data if isinstance(b, mg.Tensor) else b), atol=atol, rtol=rtol)
+    np.testing.assert_allclose(np.asarray(a.array if isinstance(a, mg.Tensor) else a),
+                               np.asarray(b.array if isinstance(b, mg.Tensor) else b), atol=atol, rtol=rtol)
 
 
 def _grads(outs, inputs, seeds, create_graph=False):
@@ -157,7 +157,7 @@ def test_no_grad_forward_matches_recorded_forward():
         outs_ng = rnn.lstm_layer(*args)
     for a, b in zip(outs, outs_ng):
         assert not b.requires_grad
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
 
 
 def test_graph_has_few_nodes_independent_of_length():
@@ -194,8 +194,8 @@ def test_extreme_inputs_stay_finite():
         h, c2 = rnn.lstm_cell(x, hg, c)
         h2 = rnn.gru_cell(x[:, :9], hg[:, :9], c)
         (h.sum() + c2.sum() + h2.sum()).backward()
-    assert np.isfinite(h.data).all() and np.isfinite(c2.data).all() and np.isfinite(h2.data).all()
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(h.array).all() and np.isfinite(c2.array).all() and np.isfinite(h2.array).all()
+    assert np.isfinite(x.grad.array).all()
 
 
 def test_float32_end_to_end():
@@ -276,8 +276,8 @@ def test_parameters_names_and_init():
     assert m.weight_ih_l0.shape == (20, 3) and m.weight_ih_l1.shape == (20, 10)
     bound = 1 / np.sqrt(5)
     for p in m.parameters():
-        assert p.dtype == np.float32 and np.abs(p.data).max() <= bound
-    assert np.abs(m.weight_hh_l0.data).max() > 0.5 * bound  # actually uniform, not zeros
+        assert p.dtype == np.float32 and np.abs(p.array).max() <= bound
+    assert np.abs(m.weight_hh_l0.array).max() > 0.5 * bound  # actually uniform, not zeros
     g = GRU(3, 4, bias=False)
     assert [n for n, _ in g.named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
     c = GRUCell(3, 4)
@@ -292,11 +292,11 @@ def test_dropout_between_layers_train_vs_eval():
     mg.manual_seed(1)
     a, _ = m(x)
     b, _ = m(x)
-    assert not np.allclose(a.data, b.data)  # fresh masks in training mode
+    assert not np.allclose(a.array, b.array)  # fresh masks in training mode
     m.eval()
     c, _ = m(x)
     d, _ = m(x)
-    np.testing.assert_array_equal(c.data, d.data)
+    np.testing.assert_array_equal(c.array, d.array)
     plain = LSTM(3, 8, num_layers=3)
     plain.load_state_dict(m.state_dict())
     _assert_close(c, plain(x)[0], atol=0, rtol=0)
@@ -368,23 +368,23 @@ def test_backend_matches_numpy(backend, xp):
     for kind in ("lstm", "gru", "tanh"):
         fused, _, G = _layer_fns(kind)
         args = _layer_args(kind, 4, 3, 2, 5, G, True, scale=0.8)
-        dev = [None if a is None else mg.Tensor(xp.asarray(a.data), requires_grad=True) for a in args]
+        dev = [None if a is None else mg.Tensor(xp.asarray(a.array), requires_grad=True) for a in args]
         outs, outs_d = fused(*args, reverse=True), fused(*dev, reverse=True)
         seeds = [mg.Tensor(_rng.standard_normal(o.shape)) for o in outs]
         gs = _grads(outs, [a for a in args if a is not None], seeds)
-        seeds_d = [mg.Tensor(xp.asarray(s.data)) for s in seeds]
+        seeds_d = [mg.Tensor(xp.asarray(s.array)) for s in seeds]
         gs_d = _grads(outs_d, [a for a in dev if a is not None], seeds_d)
         for a, b in zip(list(outs) + list(gs), list(outs_d) + list(gs_d)):
-            np.testing.assert_allclose(a.data, b.data.get(), atol=1e-10)
+            np.testing.assert_allclose(a.array, b.array.get(), atol=1e-10)
     for kind in ("lstm", "gru"):
         fused, _, G, _ = CELLS[kind]
         a = [_t(3, G * 4), _t(3, G * 4), _t(3, 4)]
-        d = [mg.Tensor(xp.asarray(v.data), requires_grad=True) for v in a]
+        d = [mg.Tensor(xp.asarray(v.array), requires_grad=True) for v in a]
         o, od = fused(*a), fused(*d)
         o, od = (o if isinstance(o, tuple) else (o,)), (od if isinstance(od, tuple) else (od,))
         for u, v in zip(list(o) + list(_grads(o, a, [mg.ones_like(t) for t in o])),
                         list(od) + list(_grads(od, d, [mg.ones_like(t) for t in od]))):
-            np.testing.assert_allclose(u.data, v.data.get(), atol=1e-10)
+            np.testing.assert_allclose(u.array, v.array.get(), atol=1e-10)
 
 
 # --- PyTorch agreement ---------------------------------------------------------------------------------

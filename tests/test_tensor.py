@@ -10,7 +10,7 @@ import minigrad as mg
 
 
 def host(t):
-    a = t.data if isinstance(t, mg.Tensor) else t
+    a = t.array if isinstance(t, mg.Tensor) else t
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
@@ -323,10 +323,10 @@ def test_index_tensor_methods():
 def test_tensor_from_a_backend_array_keeps_backend_and_dtype_and_copies(xp):
     a = xp.arange(4, dtype=xp.float64)
     t = mg.tensor(a)
-    assert isinstance(t.data, xp.ndarray) and t.dtype == F64 and t.xp is xp
+    assert isinstance(t.array, xp.ndarray) and t.dtype == F64 and t.xp is xp
     with mg.no_grad():
         t.mul_(2.0)
     assert float(a[1]) == 1.0 and float(t[1].item()) == 2.0
     s = t.sum()
-    assert isinstance(s.data, xp.ndarray) and s.item() == 12.0
-    assert isinstance((t > 1).data, xp.ndarray) and (t > 1).dtype == BOOL
+    assert isinstance(s.array, xp.ndarray) and s.item() == 12.0
+    assert isinstance((t > 1).array, xp.ndarray) and (t > 1).dtype == BOOL

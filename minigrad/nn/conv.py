@@ -191,7 +191,7 @@ class Conv2dForward(Function):
         g = self.geometry
         with_bias = len(self.inputs) == 3 and need[2]
         if not is_grad_enabled():  # first-order backward: all three gradients from one pass
-            gx, gw, gb = conv2d_backward_arrays(x.data, x.shape, w.data, w.shape, gy.data, g,
+            gx, gw, gb = conv2d_backward_arrays(x.array, x.shape, w.array, w.shape, gy.array, g,
                                                 need[0], need[1], with_bias)
             grads = tuple(None if a is None else _make(a) for a in (gx, gw, gb))
             return grads[:len(self.inputs)]

@@ -109,9 +109,9 @@ class Linear(Function):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         if not is_grad_enabled():  # first-order backward: the same three products on arrays, no graph
-            g, xa = gy.data, x.data
+            g, xa = gy.array, x.array
             g2 = g.reshape(-1, g.shape[-1])
-            grads = [g @ w.data if need[0] else None,
+            grads = [g @ w.array if need[0] else None,
                      g2.T @ xa.reshape(-1, xa.shape[-1]) if need[1] else None,
                      g2.sum(0) if len(need) > 2 and need[2] else None]
             return tuple(None if a is None else _make(a) for a in grads[:len(need)])
@@ -157,7 +157,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
     """
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
-    idx = input.data if isinstance(input, Tensor) else weight.xp.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else weight.xp.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
     num = weight.shape[0]
@@ -169,10 +169,10 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
     if max_norm is not None:
         xp = weight.xp
         rows = xp.unique(idx.ravel())
-        w = weight.data[rows]
+        w = weight.array[rows]
         norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(weight.dtype)
-        weight.data[rows] = w * scale[:, None]
+        weight.array[rows] = w * scale[:, None]
     out = weight[idx]
     if padding_idx is not None and weight.requires_grad:
         keep = (idx != padding_idx)[..., None]
@@ -182,7 +182,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape tensor.shape + (C,) with a 1 at each index (num_classes=-1: C = max + 1)."""
-    idx = tensor.data
+    idx = tensor.array
     xp = tensor.xp
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor, got dtype {idx.dtype}")

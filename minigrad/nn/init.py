@@ -1,6 +1,6 @@
 """Weight initialisers, in place, with PyTorch's names and formulas (``nn.init.kaiming_uniform_`` ...).
 
-Each fills ``tensor.data`` without recording a graph and keeps the tensor's dtype and device.
+Each fills ``tensor.array`` without recording a graph and keeps the tensor's dtype and device.
 For a weight of shape (out, in, *kernel) the fans are ``fan_in = in * prod(kernel)`` and
 ``fan_out = out * prod(kernel)``.
 """
@@ -64,7 +64,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     with no_grad():
-        tensor.data[...] = values
+        tensor.array[...] = values
     return tensor
 
 

@@ -122,7 +122,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     ad = d.abs()
     if beta == 0:
         return _reduce(ad, reduction, "smooth_l1_loss")
-    loss = where(ad.data < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    loss = where(ad.array < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -136,7 +136,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     _broadcast_check("huber_loss", input, target)
     d = input - target
     ad = d.abs()
-    loss = where(ad.data < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    loss = where(ad.array < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "huber_loss")
@@ -159,10 +159,10 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
         elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
             raise ValueError(f"gaussian_nll_loss: var of shape {tuple(var.shape)} is incompatible with input "
                              f"of shape {tuple(input.shape)}")
-    if bool((var.data < 0).any()):
+    if bool((var.array < 0).any()):
         raise ValueError("gaussian_nll_loss: var has negative entry/entries")
-    clamped = var.xp.maximum(var.data, eps).astype(var.dtype, copy=False)
-    v = var + _make(clamped - var.data)  # value max(var, eps), gradient of var
+    clamped = var.xp.maximum(var.array, eps).astype(var.dtype, copy=False)
+    v = var + _make(clamped - var.array)  # value max(var, eps), gradient of var
     d = input - target
     loss = (log(v) + d * d / v) * 0.5
     if full:
@@ -192,7 +192,7 @@ def _check_weight(op: str, weight: Tensor | None, c: int) -> None:
 def _class_indices(op: str, input: Tensor, target: Any, cdim: int, ignore_index: int) -> tuple[Any, Any, Any]:
     """(t, ignored, safe): the class-index target as an array, where it equals ``ignore_index``, and t with
     those entries set to 0, after checking its dtype, shape and range."""
-    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected an integer class-index target, got dtype {t.dtype}")
     expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
@@ -249,7 +249,7 @@ class CrossEntropyIndices(Function):
         if not is_grad_enabled():  # first-order: on arrays, from the saved softmax
             g = self.p.copy()
             g[rows, self.safe] -= 1
-            g *= (gy.data * row_weight)[:, None]
+            g *= (gy.array * row_weight)[:, None]
             g[~self.valid] = 0  # exactly, even where the softmax of an ignored row is not finite
             return _make(g)
         onehot = xp.zeros(x.shape, dtype=x.dtype)
@@ -275,7 +275,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     xp = input.xp
     picked = gather(input, cdim, xp.expand_dims(safe, cdim)).squeeze(cdim)
     if weight is not None:
-        w = weight.data.astype(input.dtype, copy=False)[safe]
+        w = weight.array.astype(input.dtype, copy=False)[safe]
     else:
         w = xp.ones(t.shape, dtype=input.dtype)
     w = xp.where(ignored, xp.zeros((), dtype=input.dtype), w).astype(input.dtype, copy=False)
@@ -322,7 +322,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         return CrossEntropyIndices(safe, ~ignored, reduction)(input)
     logp = log_softmax(input, cdim)
     wshape = _weight_shape(input, cdim)
-    w_b = None if weight is None else _make(weight.data.astype(input.dtype, copy=False).reshape(wshape))
+    w_b = None if weight is None else _make(weight.array.astype(input.dtype, copy=False).reshape(wshape))
 
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if tuple(target.shape) != tuple(input.shape):
@@ -344,7 +344,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0.0:
         return nll
-    t = target.data if isinstance(target, Tensor) else input.xp.asarray(target)
+    t = target.array if isinstance(target, Tensor) else input.xp.asarray(target)
     xp = input.xp
     ignored = t == ignore_index
     smooth = -((logp * w_b) if w_b is not None else logp).sum(cdim)
@@ -355,7 +355,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         red = smooth.sum()
     else:
         if weight is not None:
-            denom = weight.data.astype(input.dtype, copy=False)[t[~ignored]].sum()
+            denom = weight.array.astype(input.dtype, copy=False)[t[~ignored]].sum()
         else:
             denom = (~ignored).sum()
         red = _safe_mean(smooth.sum(), denom)
@@ -385,7 +385,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Tensor | None = Non
                          reduction: str = "mean") -> Tensor:
     """-w * (t log x + (1 - t) log(1 - x)), each log clamped to >= -100; input: probabilities in [0, 1]."""
     reduction, target = _bce_arguments("binary_cross_entropy", input, target, size_average, reduce, reduction)
-    if input.numel() and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
+    if input.numel() and (bool((input.array < 0).any()) or bool((input.array > 1).any())):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     loss = -(target * _log_clamped(input) + (1.0 - target) * _log_clamped(1.0 - input))
     if weight is not None:
@@ -424,7 +424,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, redu
     if log_target:
         loss = exp(target) * (target - input)
     else:
-        pos = target.data > 0
+        pos = target.array > 0
         safe = where(pos, target, _make(target.xp.ones((), dtype=target.dtype)))
         loss = target * (log(safe) - input)
     if reduction == "batchmean":

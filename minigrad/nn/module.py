@@ -37,7 +37,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=np.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data)
         if requires_grad:
             self.requires_grad = True
@@ -46,14 +46,14 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        return (_rebuild_parameter, (self.data, self.requires_grad))
+        return (_rebuild_parameter, (self.array, self.requires_grad))
 
     def __deepcopy__(self, memo: dict) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
-        p = Parameter(self.data.copy(), self.requires_grad)
+        p = Parameter(self.array.copy(), self.requires_grad)
         if self.grad is not None:
-            p.grad = Tensor._make(self.grad.data.copy())
+            p.grad = Tensor._make(self.grad.array.copy())
         memo[id(self)] = p
         return p
 
@@ -350,9 +350,9 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad.grad_fn is not None:
-                p.grad = Tensor._make(p.xp.zeros_like(p.grad.data))
+                p.grad = Tensor._make(p.xp.zeros_like(p.grad.array))
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every child (recursively) and then on this module; used for custom init."""
@@ -370,12 +370,12 @@ class Module:
                 for p in m._parameters.values():
                     if p is None:
                         continue
-                    p.data = convert(p.data, p.data.dtype.kind == "f")
+                    p.array = convert(p.array, p.array.dtype.kind == "f")
                     if p.grad is not None:
-                        p.grad = Tensor._make(convert(p.grad.data, True))
+                        p.grad = Tensor._make(convert(p.grad.array, True))
                 for b in m._buffers.values():
                     if b is not None:
-                        b.data = convert(b.data, b.data.dtype.kind == "f")
+                        b.array = convert(b.array, b.array.dtype.kind == "f")
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
@@ -467,7 +467,7 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            a = v.data if isinstance(v, Tensor) else np.asarray(v)
+            a = v.array if isinstance(v, Tensor) else np.asarray(v)
             if tuple(a.shape) != tuple(t.shape):
                 errors.append(f"size mismatch for {k}: copying a param with shape {tuple(a.shape)} from "
                               f"checkpoint, the shape in current model is {tuple(t.shape)}.")
@@ -481,9 +481,9 @@ class Module:
                 t = targets[k]
                 a = to_device(a, t.device)
                 if assign:
-                    t.data = a.copy()
+                    t.array = a.copy()
                 else:
-                    t.data[...] = a.astype(t.dtype, copy=False)
+                    t.array[...] = a.astype(t.dtype, copy=False)
         return _IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------------------

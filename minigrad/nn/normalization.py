@@ -64,7 +64,7 @@ class Normalize(Function):
         inv = self.saved_output(self.inv, 1)
         axes = self.axes
         gx = inv * (g - g.mean(axes, keepdim=True) - xhat * (g * xhat).mean(axes, keepdim=True))
-        if g_inv.requires_grad or bool(get_array_module(g_inv.data).any(g_inv.data)):
+        if g_inv.requires_grad or bool(get_array_module(g_inv.array).any(g_inv.array)):
             gx = gx - g_inv * (inv * inv) * xhat * (1.0 / self.n)
         return gx
 
@@ -123,16 +123,16 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         with no_grad():
             if running_mean is not None:
                 bm = fn.mean.reshape(c).astype(running_mean.dtype, copy=False)
-                running_mean.data[...] = running_mean.data * (1.0 - m) + bm * m
+                running_mean.array[...] = running_mean.array * (1.0 - m) + bm * m
             if running_var is not None:
                 bv = (fn.var.reshape(c) * (n / (n - 1))).astype(running_var.dtype, copy=False)
-                running_var.data[...] = running_var.data * (1.0 - m) + bv * m
+                running_var.array[...] = running_var.array * (1.0 - m) + bv * m
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when training=False")
         xp = input.xp
-        rm = running_mean.data.reshape(shape).astype(input.dtype, copy=False)
-        inv = (1.0 / xp.sqrt(running_var.data.reshape(shape) + eps)).astype(input.dtype, copy=False)
+        rm = running_mean.array.reshape(shape).astype(input.dtype, copy=False)
+        inv = (1.0 / xp.sqrt(running_var.array.reshape(shape) + eps)).astype(input.dtype, copy=False)
         y = (input - _make(rm)) * _make(inv)
     return _affine(y, weight, bias, shape)
 
@@ -213,9 +213,9 @@ class _AffineNorm(Module):
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight.array[...] = 1
         if self.bias is not None:
-            self.bias.data[...] = 0
+            self.bias.array[...] = 0
 
 
 class _BatchNorm(_AffineNorm):
@@ -244,9 +244,9 @@ class _BatchNorm(_AffineNorm):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -259,9 +259,9 @@ class _BatchNorm(_AffineNorm):
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked.array[...] += 1
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if keep else None, self.running_var if keep else None,

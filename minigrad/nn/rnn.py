@@ -245,7 +245,7 @@ def rnn_cell_grads(gh: Tensor, x_gates: Tensor, h_gates: Tensor, nonlinearity: s
     """Gradient of the pre-activation of one Elman cell, in differentiable ops: gh * act'(xg + hg)."""
     pre = x_gates + h_gates
     if nonlinearity == "relu":
-        return gh * _make((pre.data > 0).astype(pre.dtype))
+        return gh * _make((pre.array > 0).astype(pre.dtype))
     y = _ops.tanh(pre)
     return gh * (1.0 - y * y)
 
@@ -303,10 +303,10 @@ class FusedLSTMCell(Function):
         if is_grad_enabled():
             dg, dc = lstm_cell_grads(gh, gc, xg, hg, c)
         else:
-            xp = get_array_module(gh.data)
+            xp = get_array_module(gh.array)
             dga = xp.empty(self.act.shape, self.act.dtype)
             dca = xp.empty(c.shape, c.dtype)
-            _lstm_step_back(xp, gh.data, gc.data, self.act, c.data, self.tc, dga, dca)
+            _lstm_step_back(xp, gh.array, gc.array, self.act, c.array, self.tc, dga, dca)
             dg, dc = _make(dga), _make(dca)
         return (dg if need[0] else None), (dg if need[1] else None), (dc if need[2] else None)
 
@@ -333,10 +333,10 @@ class FusedGRUCell(Function):
         if is_grad_enabled():
             dx, dhg, dh = gru_cell_grads(gh, xg, hg, h)
         else:
-            xp = get_array_module(gh.data)
+            xp = get_array_module(gh.array)
             dxa, dhga = xp.empty(xg.shape, xg.dtype), xp.empty(xg.shape, xg.dtype)
             dha = xp.empty(h.shape, h.dtype)
-            _gru_step_back(xp, gh.data, self.act, hg.data, h.data, dxa, dhga, dha)
+            _gru_step_back(xp, gh.array, self.act, hg.array, h.array, dxa, dhga, dha)
             dx, dhg, dh = _make(dxa), _make(dhga), _make(dha)
         return (dx if need[0] else None), (dhg if need[1] else None), (dh if need[2] else None)
 
@@ -363,9 +363,9 @@ class FusedRNNCell(Function):
         if is_grad_enabled():
             d = rnn_cell_grads(gh, self.inputs[0], self.inputs[1], "relu" if self.relu else "tanh")
         else:
-            xp = get_array_module(gh.data)
+            xp = get_array_module(gh.array)
             da = xp.empty(self.h.shape, self.h.dtype)
-            _rnn_act_grad(xp, gh.data, self.h, self.relu, da)
+            _rnn_act_grad(xp, gh.array, self.h, self.relu, da)
             d = _make(da)
         return (d if need[0] else None), (d if need[1] else None)
 
@@ -419,15 +419,15 @@ class LSTMSequence(Function):
     def backward(self, gout: Tensor, ghn: Tensor, gcn: Tensor) -> tuple:
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn, gcn)
-        xg, h0, c0, w = (x.data for x in self.inputs)
+        xg, h0, c0, w = (x.array for x in self.inputs)
         need = self.needs_input_grad
         xp = get_array_module(xg)
         T, B, G = xg.shape
         H = G // 4
-        go = gout.data
+        go = gout.array
         dG = xp.empty((T, B, G), xg.dtype)   # time order
-        dh = xp.array(ghn.data, dtype=xg.dtype, copy=True)
-        dc = xp.array(gcn.data, dtype=xg.dtype, copy=True)
+        dh = xp.array(ghn.array, dtype=xg.dtype, copy=True)
+        dc = xp.array(gcn.array, dtype=xg.dtype, copy=True)
         dc2 = xp.empty_like(dc)
         steps = list(_steps(T, self.reverse))
         for s in range(T - 1, -1, -1):
@@ -507,15 +507,15 @@ class GRUSequence(Function):
     def backward(self, gout: Tensor, ghn: Tensor) -> tuple:
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn)
-        xg, h0, w, b = (x.data for x in self.inputs)
+        xg, h0, w, b = (x.array for x in self.inputs)
         need = self.needs_input_grad
         xp = get_array_module(xg)
         T, B, G = xg.shape
         H = G // 3
-        go = gout.data
+        go = gout.array
         dX = xp.empty((T, B, G), xg.dtype)   # time order
         dHG = xp.empty((T, B, G), xg.dtype)
-        dh = xp.array(ghn.data, dtype=xg.dtype, copy=True)
+        dh = xp.array(ghn.array, dtype=xg.dtype, copy=True)
         dh2 = xp.empty_like(dh)
         steps = list(_steps(T, self.reverse))
         for s in range(T - 1, -1, -1):
@@ -594,13 +594,13 @@ class RNNSequence(Function):
     def backward(self, gout: Tensor, ghn: Tensor) -> tuple:
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn)
-        xg, h0, w = (x.data for x in self.inputs)
+        xg, h0, w = (x.array for x in self.inputs)
         need = self.needs_input_grad
         xp = get_array_module(xg)
         T, B, H = xg.shape
-        go = gout.data
+        go = gout.array
         dP = xp.empty((T, B, H), xg.dtype)
-        dh = xp.array(ghn.data, dtype=xg.dtype, copy=True)
+        dh = xp.array(ghn.array, dtype=xg.dtype, copy=True)
         steps = list(_steps(T, self.reverse))
         for s in range(T - 1, -1, -1):
             t = steps[s]

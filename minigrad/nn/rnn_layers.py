@@ -40,14 +40,14 @@ def _new_param(shape: tuple[int, ...], dtype: Any, device: Any) -> Parameter:
 
     p = Parameter(Tensor._make(np.empty(shape, dtype=dtype)))
     if device is not None and str(device) != "cpu":
-        p.data = p.to(device).data
+        p.array = p.to(device).array
     return p
 
 
 def _reset_uniform(module: Module, hidden_size: int) -> None:
     stdv = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
     for p in module.parameters():
-        p.data[...] = _uniform(p.xp, -stdv, stdv, p.shape, p.dtype)
+        p.array[...] = _uniform(p.xp, -stdv, stdv, p.shape, p.dtype)
 
 
 def _zeros(like: Tensor, shape: tuple[int, ...]) -> Tensor:

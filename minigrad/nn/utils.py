@@ -34,11 +34,11 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     xp = grads[0].xp
     dtype = grads[0].dtype
     if norm_type == math.inf:
-        norms = [xp.abs(g.data).max() if g.data.size else xp.asarray(0.0, dtype=dtype) for g in grads]
+        norms = [xp.abs(g.array).max() if g.array.size else xp.asarray(0.0, dtype=dtype) for g in grads]
         total = xp.max(xp.stack([xp.asarray(n, dtype=dtype) for n in norms]))
     else:
         p = norm_type
-        per = [(xp.abs(g.data.astype(dtype, copy=False)) ** p).sum() ** (1.0 / p) for g in grads]
+        per = [(xp.abs(g.array.astype(dtype, copy=False)) ** p).sum() ** (1.0 / p) for g in grads]
         total = (xp.stack([xp.asarray(n, dtype=dtype) for n in per]) ** p).sum() ** (1.0 / p)
     total = xp.asarray(total, dtype=dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -49,7 +49,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     coef = max_norm / (float(total) + 1e-6)
     if coef < 1.0:
         for g in grads:
-            g.data *= g.data.dtype.type(coef)
+            g.array *= g.array.dtype.type(coef)
     return Tensor._make(total)
 
 
@@ -58,7 +58,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            p.grad.xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            p.grad.xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -78,5 +78,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     with no_grad():
         for p in params:
             n = p.numel()
-            p.data[...] = vec.data[k:k + n].reshape(p.shape).astype(p.dtype, copy=False)
+            p.array[...] = vec.array[k:k + n].reshape(p.shape).astype(p.dtype, copy=False)
             k += n

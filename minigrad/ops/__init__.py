@@ -217,8 +217,8 @@ def _install_methods() -> None:
 
 def _masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
     self._check_inplace("masked_fill_")
-    m = mask.data if isinstance(mask, Tensor) else mask
-    self.data[...] = self.xp.where(m, value, self.data)
+    m = mask.array if isinstance(mask, Tensor) else mask
+    self.array[...] = self.xp.where(m, value, self.array)
     return self
 
 

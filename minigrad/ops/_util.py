@@ -18,7 +18,7 @@ def as_tensor_like(x: Any, like: Tensor) -> Tensor:
     """``x`` as a Tensor on ``like``'s device; a Python scalar takes ``like``'s dtype (PyTorch's rule)."""
     if isinstance(x, Tensor):
         return x
-    data = like.data
+    data = like.array
     xp = np if type(data) is np.ndarray else get_array_module(data)
     if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
         return _make(xp.asarray(x, dtype=scalar_dtype(x, data.dtype)))
@@ -29,7 +29,7 @@ def binary_operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors of one dtype (PyTorch's promotion: float beats int, wider beats narrower)."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype is b.data.dtype or a.data.dtype == b.data.dtype:
+            if a.array.dtype is b.array.dtype or a.array.dtype == b.array.dtype:
                 return a, b
         else:
             b = as_tensor_like(b, a)
@@ -37,13 +37,13 @@ def binary_operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
         a = as_tensor_like(a, b)
     else:
         raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da != db:
         # as in PyTorch, a 0-d tensor does not widen a dimensioned operand of the same category
         ca, cb = _category(da), _category(db)
-        if a.data.ndim == 0 and b.data.ndim != 0 and ca == cb:
+        if a.array.ndim == 0 and b.array.ndim != 0 and ca == cb:
             dt = db
-        elif b.data.ndim == 0 and a.data.ndim != 0 and ca == cb:
+        elif b.array.ndim == 0 and a.array.ndim != 0 and ca == cb:
             dt = da
         else:
             dt = result_type(da, db)
@@ -60,7 +60,7 @@ def _category(dt: np.dtype) -> int:
 
 def check_broadcast(op: str, a: Tensor, b: Tensor) -> None:
     """Raise a ValueError naming ``op`` and both shapes unless they broadcast (a plain loop: a hot path)."""
-    for m, n in zip(reversed(a.data.shape), reversed(b.data.shape)):
+    for m, n in zip(reversed(a.array.shape), reversed(b.array.shape)):
         if m != n and m != 1 and n != 1:
             raise ValueError(
                 f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
@@ -95,4 +95,4 @@ def keepdim_shape(shape: Sequence[int], axes: tuple[int, ...] | None) -> tuple[i
 
 
 def is_floating(t: Tensor) -> bool:
-    return t.data.dtype.kind == "f"
+    return t.array.dtype.kind == "f"

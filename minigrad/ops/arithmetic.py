@@ -144,7 +144,7 @@ class Neg(Function):
 
 def _binary(cls: type[Function], op: str, a: Any, b: Any) -> Tensor:
     a, b = binary_operands(op, a, b)
-    if a.data.shape != b.data.shape:
+    if a.array.shape != b.array.shape:
         check_broadcast(op, a, b)
     return cls()(a, b)
 
@@ -265,7 +265,7 @@ class Abs(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
-        return gy * Tensor._make(x.xp.sign(x.data))
+        return gy * Tensor._make(x.xp.sign(x.array))
 
 
 def abs(x: Tensor) -> Tensor:
@@ -274,19 +274,19 @@ def abs(x: Tensor) -> Tensor:
 
 def sign(x: Tensor) -> Tensor:
     """Elementwise sign; not differentiable (its derivative is zero almost everywhere)."""
-    return Tensor._make(x.xp.sign(x.data))
+    return Tensor._make(x.xp.sign(x.array))
 
 
 def floor(x: Tensor) -> Tensor:
-    return Tensor._make(x.xp.floor(x.data))
+    return Tensor._make(x.xp.floor(x.array))
 
 
 def ceil(x: Tensor) -> Tensor:
-    return Tensor._make(x.xp.ceil(x.data))
+    return Tensor._make(x.xp.ceil(x.array))
 
 
 def round(x: Tensor) -> Tensor:
-    return Tensor._make(x.xp.round(x.data))
+    return Tensor._make(x.xp.round(x.array))
 
 
 # --- dtype and device -------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if x.dtype == dtype:
         return x
     if x.requires_grad and np.dtype(dtype).kind != "f":
-        return Tensor._make(x.data.astype(dtype))  # integer results carry no gradient
+        return Tensor._make(x.array.astype(dtype))  # integer results carry no gradient
     return Cast(dtype)(x)
 
 

@@ -22,7 +22,7 @@ _make = Tensor._make
 def unwrap_index(index: Any) -> Any:
     """Replace Tensors (and lists) inside an index by arrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
         return tuple(unwrap_index(i) for i in index)
     if isinstance(index, list):
@@ -81,12 +81,12 @@ class IndexAddInto(Function):
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with NumPy's basic and advanced indexing rules."""
     idx = unwrap_index(index)
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     if xp is not np:
         idx = _index_to_device(idx, xp)
     try:
         if not x.requires_grad:
-            return _make(xp.asarray(x.data[idx]))
+            return _make(xp.asarray(x.array[idx]))
         return GetItem(idx)(x)
     except IndexError as e:
         raise IndexError(
@@ -123,7 +123,7 @@ class Gather(Function):
 
 
 def _check_index_tensor(op: str, x: Tensor, dim: int, index: Any) -> tuple[int, Any]:
-    idx = index.data if isinstance(index, Tensor) else get_array_module(x.data).asarray(index)
+    idx = index.array if isinstance(index, Tensor) else get_array_module(x.array).asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got dtype {idx.dtype}")
     axis = normalize_dim(dim, x.ndim, op)
@@ -193,7 +193,7 @@ def scatter_add(x: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
 
 def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     """Pick the entries ``index`` (1-D integer tensor) along ``dim``."""
-    idx = index.data if isinstance(index, Tensor) else x.xp.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else x.xp.asarray(index)
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
         raise ValueError(
             f"index_select: index must be a 1-D integer tensor, got shape {tuple(idx.shape)} "
@@ -207,7 +207,7 @@ def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
     """``x`` with ``value`` where ``mask`` (bool, broadcastable) is True."""
     from .unary import where
 
-    m = mask.data if isinstance(mask, Tensor) else mask
+    m = mask.array if isinstance(mask, Tensor) else mask
     if getattr(m, "dtype", None) != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(m, 'dtype', type(m))}")
     if isinstance(value, Tensor) and value.dtype != x.dtype:

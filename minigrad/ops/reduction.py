@@ -161,7 +161,7 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, is_min: bool, op: str) -> Any:
         return minimum(x, dim) if is_min else maximum(x, dim)
     axis = normalize_dim(dim, x.ndim, op)
     _check_nonempty(x, (axis,), op)
-    idx = (x.data.argmin if is_min else x.data.argmax)(axis=axis, keepdims=True)
+    idx = (x.array.argmin if is_min else x.array.argmax)(axis=axis, keepdims=True)
     from .indexing import gather
 
     values = gather(x, axis, _make(idx)) if x.ndim else x
@@ -185,22 +185,22 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest value (in the flattened tensor when ``dim`` is None); no gradient."""
     if dim is None:
-        return _make(x.xp.asarray(x.data.argmax()))
-    return _make(x.data.argmax(axis=normalize_dim(dim, x.ndim, "argmax"), keepdims=keepdim))
+        return _make(x.xp.asarray(x.array.argmax()))
+    return _make(x.array.argmax(axis=normalize_dim(dim, x.ndim, "argmax"), keepdims=keepdim))
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if dim is None:
-        return _make(x.xp.asarray(x.data.argmin()))
-    return _make(x.data.argmin(axis=normalize_dim(dim, x.ndim, "argmin"), keepdims=keepdim))
+        return _make(x.xp.asarray(x.array.argmin()))
+    return _make(x.array.argmin(axis=normalize_dim(dim, x.ndim, "argmin"), keepdims=keepdim))
 
 
 def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _make(x.xp.asarray(x.data.any(axis=normalize_dims(dim, x.ndim, "any"), keepdims=keepdim)))
+    return _make(x.xp.asarray(x.array.any(axis=normalize_dims(dim, x.ndim, "any"), keepdims=keepdim)))
 
 
 def all(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _make(x.xp.asarray(x.data.all(axis=normalize_dims(dim, x.ndim, "all"), keepdims=keepdim)))
+    return _make(x.xp.asarray(x.array.all(axis=normalize_dims(dim, x.ndim, "all"), keepdims=keepdim)))
 
 
 class Prod(Function):

@@ -396,11 +396,11 @@ class Where(Function):
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
     """Elementwise ``input if condition else other``, broadcasting all three."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition.array if isinstance(condition, Tensor) else condition
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError("where: at least one of input and other must be a Tensor")
     a, b = binary_operands("where", input, other)
-    xp = get_array_module(a.data)
+    xp = get_array_module(a.array)
     cond = xp.asarray(cond)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
@@ -412,7 +412,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
             f"{tuple(b.shape)} cannot be broadcast together"
         ) from None
     if not (a.requires_grad or b.requires_grad):
-        return _make(xp.where(cond, a.data, b.data))
+        return _make(xp.where(cond, a.array, b.array))
     shape = np.broadcast_shapes(cond.shape, a.shape, b.shape)
     if cond.shape != shape:
         cond = xp.broadcast_to(cond, shape)
@@ -423,16 +423,16 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
 def _compare(name: str, ufunc: str, a: Any, b: Any) -> Tensor:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         check_broadcast(name, a, b)
-        return _make(getattr(a.xp, ufunc)(a.data, b.data))
+        return _make(getattr(a.xp, ufunc)(a.array, b.array))
     if isinstance(a, Tensor):
-        return _make(getattr(a.xp, ufunc)(a.data, _raw(b, a)))
-    return _make(getattr(b.xp, ufunc)(_raw(a, b), b.data))
+        return _make(getattr(a.xp, ufunc)(a.array, _raw(b, a)))
+    return _make(getattr(b.xp, ufunc)(_raw(a, b), b.array))
 
 
 def _raw(v: Any, like: Tensor) -> Any:
     if isinstance(v, (bool, int, float, np.generic)):
         return v
-    return as_tensor_like(v, like).data
+    return as_tensor_like(v, like).array
 
 
 def lt(a: Any, b: Any) -> Tensor:
@@ -468,27 +468,27 @@ def logical_or(a: Any, b: Any) -> Tensor:
 
 
 def logical_not(x: Tensor) -> Tensor:
-    return _make(x.xp.logical_not(x.data))
+    return _make(x.xp.logical_not(x.array))
 
 
 def isnan(x: Tensor) -> Tensor:
-    return _make(x.xp.isnan(x.data))
+    return _make(x.xp.isnan(x.array))
 
 
 def isinf(x: Tensor) -> Tensor:
-    return _make(x.xp.isinf(x.data))
+    return _make(x.xp.isinf(x.array))
 
 
 def isfinite(x: Tensor) -> Tensor:
-    return _make(x.xp.isfinite(x.data))
+    return _make(x.xp.isfinite(x.array))
 
 
 def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(a.xp.allclose(a.data, b.data, rtol=rtol, atol=atol))
+    return bool(a.xp.allclose(a.array, b.array, rtol=rtol, atol=atol))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:
-    return a.shape == b.shape and bool((a.data == b.data).all())
+    return a.shape == b.shape and bool((a.array == b.array).all())
 
 
 # --- dropout --------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)  # add_param_group creates each parameter's state
 
     def _init_state(self, p: Any, group: dict[str, Any]) -> dict[str, Any]:
-        xp = get_array_module(p.data)
-        st = {"step": 0, "sum": xp.full_like(p.data, float(group["initial_accumulator_value"]))}
+        xp = get_array_module(p.array)
+        st = {"step": 0, "sum": xp.full_like(p.array, float(group["initial_accumulator_value"]))}
         self.state[p] = st
         return st
 
@@ -45,7 +45,7 @@ class Adagrad(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            x = p.data
+            x = p.array
             xp = get_array_module(x)
             g = self._grad(p, maximize, wd)
             st = self.state.get(p) or self._init_state(p, group)

@@ -40,7 +40,7 @@ class Adam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            x = p.data
+            x = p.array
             xp = get_array_module(x)
             if self._decoupled:
                 g = self._grad(p, maximize, 0.0)

@@ -5,7 +5,7 @@ and its own hyperparameters (``lr``, ``weight_decay`` ...); ``defaults`` fills i
 hyperparameters a group leaves out. ``state[p]`` holds the per-parameter buffers
 (moments, step counts) as raw arrays of the parameter's dtype and device.
 
-Updates run on raw arrays (``p.data``, ``p.grad.data``) with in-place array ops,
+Updates run on raw arrays (``p.array``, ``p.grad.array``) with in-place array ops,
 so a step builds no graph and allocates no Tensors. Scratch arrays are cached per
 (shape, dtype, device) and shared by parameters of the same shape.
 """
@@ -120,7 +120,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    data = p.grad.data
+                    data = p.grad.array
                     writeable = getattr(getattr(data, "flags", None), "writeable", True)
                     if p.grad.grad_fn is None and writeable:
                         data[...] = 0
@@ -153,20 +153,20 @@ class Optimizer:
 
     def _grad(self, p: Tensor, maximize: bool, weight_decay: float) -> Any:
         """``g`` (negated when maximizing) plus ``weight_decay * p``, as an array (maybe a scratch one)."""
-        g = p.grad.data
-        if g.dtype != p.data.dtype:
-            g = g.astype(p.data.dtype)
+        g = p.grad.array
+        if g.dtype != p.array.dtype:
+            g = g.astype(p.array.dtype)
         if not maximize and weight_decay == 0:
             return g
         xp = get_array_module(g)
-        out = self._tmp(p.data, 0)
+        out = self._tmp(p.array, 0)
         if maximize:
             xp.negative(g, out=out)
         else:
             out[...] = g
         if weight_decay != 0:
-            w = self._tmp(p.data, 1)
-            xp.multiply(p.data, weight_decay, out=w)
+            w = self._tmp(p.array, 1)
+            xp.multiply(p.array, weight_decay, out=w)
             out += w
         return out
 
@@ -221,7 +221,7 @@ class Optimizer:
     @staticmethod
     def _cast_state(key: str, value: Any, p: Tensor) -> Any:
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
             if value.ndim == 0 and key == "step":
                 return int(value)

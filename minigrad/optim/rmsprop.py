@@ -34,7 +34,7 @@ class RMSprop(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            x = p.data
+            x = p.array
             xp = get_array_module(x)
             g = self._grad(p, maximize, wd)
             st = self.state.get(p)

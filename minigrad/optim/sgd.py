@@ -35,7 +35,7 @@ class SGD(Optimizer):
             if p.grad is None:
                 continue
             g = self._grad(p, maximize, wd)
-            x = p.data
+            x = p.array
             xp = get_array_module(x)
             if momentum != 0:
                 st = self.state.setdefault(p, {})

@@ -39,7 +39,7 @@ class Dataset:
 
 
 def _raw(t: Any) -> Any:
-    return t.data if isinstance(t, Tensor) else t
+    return t.array if isinstance(t, Tensor) else t
 
 
 def _take(arr: Any, indices: np.ndarray) -> Any:
@@ -70,13 +70,13 @@ class TensorDataset(Dataset):
         self.tensors = tuple(t if isinstance(t, Tensor) else Tensor._make(a) for t, a in zip(tensors, arrays))
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        return tuple(Tensor._make(t.data[index]) for t in self.tensors)
+        return tuple(Tensor._make(t.array[index]) for t in self.tensors)
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
     def _get_batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
-        return tuple(Tensor._make(_take(t.data, indices)) for t in self.tensors)
+        return tuple(Tensor._make(_take(t.array, indices)) for t in self.tensors)
 
 
 class Subset(Dataset):
@@ -195,7 +195,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
 
 def _to(batch: Any, device: Any) -> Any:
     if isinstance(batch, Tensor):
-        return batch if batch.device == device else Tensor._make(to_device(batch.data, device))
+        return batch if batch.device == device else Tensor._make(to_device(batch.array, device))
     if isinstance(batch, dict):
         return {k: _to(v, device) for k, v in batch.items()}
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):

@@ -21,7 +21,7 @@ from ..tensor import Tensor
 
 def _unwrap(x: Any) -> tuple[Any, bool]:
     if isinstance(x, Tensor):
-        return x.data, True
+        return x.array, True
     return (x if hasattr(x, "shape") else np.asarray(x)), False
 
 
