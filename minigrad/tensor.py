@@ -80,6 +80,8 @@ class Tensor:
         "_out_idx",
         "_hooks",
         "_retains_grad",
+        "_vc",
+        "_base",
         "__weakref__",
         "__dict__",
     )
@@ -93,6 +95,8 @@ class Tensor:
         self._out_idx = 0
         self._hooks: list | None = None
         self._retains_grad = False
+        self._vc: list[int] | None = None  # version counter, shared with views; created on first need
+        self._base: Tensor | None = None  # the tensor this one is a view of
         if requires_grad:
             self.requires_grad = True
 
@@ -109,6 +113,8 @@ class Tensor:
         t._out_idx = idx
         t._hooks = None
         t._retains_grad = False
+        t._vc = None
+        t._base = None
         return t
 
     # --- autograd attributes --------------------------------------------------------------------
@@ -151,6 +157,28 @@ class Tensor:
                 "to swap in a raw array use `t.array = a`"
             )
         self.array = value.array
+
+    # --- version counter (in-place safety) ----------------------------------------------------------
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with views and ``detach()``)."""
+        vc = self._vc
+        return 0 if vc is None else vc[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place change (every in-place op and optimizer step calls this)."""
+        vc = self._vc
+        if vc is None:
+            self._vc = [1]
+        else:
+            vc[0] += 1
+
+    def _shared_version(self) -> list[int]:
+        """The version counter itself, created if needed, to share with a view or ``detach()``."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0]
+        return vc
 
     @property
     def is_leaf(self) -> bool:

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as _np
 
-from . import anomaly
-from .anomaly import _state as _anomaly_state
-from .grad_mode import _set as _set_grad_enabled
-from .grad_mode import _state as _grad_state
-from .grad_mode import is_grad_enabled
+from .. import anomaly
+from ..anomaly import _state as _anomaly_state
+from ..grad_mode import _set as _set_grad_enabled
+from ..grad_mode import _state as _grad_state
+from ..grad_mode import is_grad_enabled
 
 if TYPE_CHECKING:
-    from .tensor import Tensor
+    from ..tensor import Tensor
 
 _ndarray = _np.ndarray
 _getrefcount = _sys.getrefcount
@@ -129,7 +129,7 @@ def _as_array(y: Any) -> Any:
 
 
 def _device_error(fn: Function, inputs: Sequence[Tensor]) -> None:
-    from .backend import device_of
+    from ..backend import device_of
 
     if len({str(device_of(t.array)) for t in inputs}) == 1:
         return  # same device, different array types (a NumPy scalar): fine
@@ -181,7 +181,7 @@ def _topological_order(roots: Sequence[Function]) -> list[Function]:
 
 
 def _zeros_for(meta: tuple, like: Tensor) -> Tensor:
-    from .backend import get_array_module
+    from ..backend import get_array_module
 
     shape, dtype = meta
     return _Tensor._make(get_array_module(like.array).zeros(shape, dtype=dtype))
