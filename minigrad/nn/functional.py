@@ -99,6 +99,8 @@ class Linear(Function):
     dW comes out of one GEMM as a fresh (out, in) array, so it becomes ``W.grad`` without a copy.
     """
 
+    saved_inputs = ((1,), (0,), ())
+
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         y = x @ w.T
         if b is not None:

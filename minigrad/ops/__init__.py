@@ -23,7 +23,7 @@ from .arithmetic import (
     sum_to,
 )
 from .arithmetic import to_device_op as to_device
-from .indexing import gather, getitem, index_select, masked_fill, scatter_add, unwrap_index
+from .indexing import gather, getitem, index_put, index_select, masked_fill, scatter_add, unwrap_index
 from .linalg import bmm, dot, einsum, matmul, mm
 from .reduction import (
     all,
@@ -211,18 +211,12 @@ def _install_methods() -> None:
     Tensor.divide = div
     Tensor.multiply = mul
     Tensor.subtract = sub
-    Tensor.masked_fill_ = _masked_fill_
     Tensor.cast = cast
 
 
-def _masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
-    self._check_inplace("masked_fill_")
-    m = mask.array if isinstance(mask, Tensor) else mask
-    self.array[...] = self.xp.where(m, value, self.array)
-    return self
-
-
 _install_methods()
+
+from .. import inplace as _inplace  # noqa: E402  (installs add_, +=, __setitem__, relu_ ... on Tensor)
 
 # The public differentiable ops; tests/test_ops.py checks that each is registered in tests/opdb.py.
 DIFFERENTIABLE = [
@@ -302,6 +296,7 @@ DIFFERENTIABLE = [
     "repeat",
     "flip",
     "getitem",
+    "index_put",
     "gather",
     "scatter_add",
     "index_select",

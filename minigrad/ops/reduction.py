@@ -36,6 +36,8 @@ def _expand_back(gy: Tensor, x_shape: tuple[int, ...], axes: tuple[int, ...] | N
 class Sum(Function):
     """y = sum of x over ``axes``.  dx = dy broadcast back over those axes."""
 
+    saved_inputs = ()
+
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
@@ -48,6 +50,8 @@ class Sum(Function):
 
 class Mean(Function):
     """y = mean of x over ``axes`` (n elements each).  dx = dy / n broadcast back."""
+
+    saved_inputs = ()
 
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
@@ -113,6 +117,8 @@ def std(
 
 class AMax(Function):
     """y = max of x over ``axes``.  dx = dy split evenly among the elements equal to the max."""
+
+    saved_inputs = ()
 
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool, is_min: bool) -> None:
         self.axes, self.keepdims, self.is_min = axes, keepdims, is_min
@@ -282,6 +288,8 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 class Softmax(Function):
     """y = exp(x - max) / sum exp(x - max) along ``axis``.  dx = y * (dy - sum(dy * y))."""
 
+    saved_inputs = ()
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -298,6 +306,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x) along ``axis``.  dx = dy - exp(y) * sum(dy)."""
+
+    saved_inputs = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
