@@ -84,9 +84,14 @@ def _rebase(t: Tensor, name: str, op: Callable, operands: tuple, kwargs: dict) -
     hist = [] if t._hist is None else list(t._hist)
     hist.append((t._version, t.grad_fn, t._out_idx))
     t._hist = hist
-    t.grad_fn, t._out_idx, t._requires_grad = out.grad_fn, out._out_idx, True
-    if t._retains_grad:
+    retains = t._retains_grad
+    if retains:  # .grad is kept for the tensor's new value, not the overwritten one
+        retained = t.grad_fn.__dict__.get("_retained")
+        if retained is not None:
+            retained.pop(t._out_idx, None)
         t._retains_grad = False
+    t.grad_fn, t._out_idx, t._requires_grad = out.grad_fn, out._out_idx, True
+    if retains:
         t.retain_grad()
     return t
 
