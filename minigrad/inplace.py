@@ -48,7 +48,9 @@ def _write(t: Tensor, name: str, new: Any) -> None:
             f"{name}: output with shape {tuple(a.shape)} doesn't match the broadcast shape {tuple(new.shape)}"
         )
     if new.dtype != a.dtype and not np.can_cast(new.dtype, a.dtype, "same_kind"):
-        raise RuntimeError(f"{name}: result type {new.dtype} can't be cast to the desired output type {a.dtype}")
+        raise RuntimeError(
+            f"{name}: result type {new.dtype} can't be cast to the desired output type {a.dtype}"
+        )
     if new is not a:
         a[...] = new
     t._bump_version()
@@ -57,8 +59,8 @@ def _write(t: Tensor, name: str, new: Any) -> None:
 def _rebase(t: Tensor, name: str, op: Callable, operands: tuple, kwargs: dict) -> Tensor:
     if t.grad_fn is None and t._requires_grad:
         raise RuntimeError(
-            f"{name}: a leaf Variable that requires grad (shape {tuple(t.shape)}) is being used in an in-place "
-            "operation. Update it under `with minigrad.no_grad():` (as optimizers do), or work on a clone()."
+            f"{name}: a leaf Variable that requires grad (shape {tuple(t.shape)}) is being used in an "
+            "in-place operation. Update it under `with minigrad.no_grad():` (as optimizers do), or work on a clone()."
         )
     if t._base is not None or t.__dict__.get("_has_views"):
         what = "a view of another tensor" if t._base is not None else "a tensor whose views are in the graph"
@@ -152,8 +154,8 @@ def _ufunc_(t: Tensor, name: str, ufunc: str, o: Any, op: Callable, **kwargs: An
         shape = tuple(getattr(v, "shape", ()))
         dtype = getattr(v, "dtype", type(v).__name__)
         raise RuntimeError(
-            f"{name}: cannot update a {a.dtype} tensor of shape {tuple(a.shape)} in place with a {dtype} operand "
-            f"of shape {shape}: {e}"
+            f"{name}: cannot update a {a.dtype} tensor of shape {tuple(a.shape)} in place with a {dtype} "
+            f"operand of shape {shape}: {e}"
         ) from None
     t._bump_version()
     return t

@@ -61,6 +61,7 @@ def _imul(x, y):
 
 
 _sig = lambda a: 1 / (1 + np.exp(-a))
+_mask_row = np.array([True, False, True])
 for name, ref, samples in [
     ("add_", lambda x, y, alpha=1: x + alpha * y, [S(arr(3, 4), arr(4)), S(arr(3), arr(3), alpha=-0.5)]),
     ("sub_", lambda x, y: x - y, [S(arr(3, 4), arr(3, 4))]),
@@ -77,9 +78,9 @@ for name, ref, samples in [
     ("neg_", np.negative, [S(arr(3, 4))]),
     ("clamp_", lambda x, lo, hi: np.clip(x, lo, hi), [S(away(3, 4, gap=0.3), -1.0, 1.0)]),
     ("clamp_min_", lambda x, lo: np.maximum(x, lo), [S(away(3, 4, gap=0.3), 0.0)]),
-    ("masked_fill_", lambda x, m, v: np.where(m, v, x), [S(arr(2, 3), C(np.array([True, False, True])), -1.0)]),
+    ("masked_fill_", lambda x, m, v: np.where(m, v, x), [S(arr(2, 3), C(_mask_row), 2.0)]),
     ("addcmul_", lambda x, a, b, value=1: x + value * a * b, [S(arr(3, 4), arr(3, 4), arr(4), value=0.5)]),
-    ("addcdiv_", lambda x, a, b, value=1: x + value * a / b, [S(arr(3, 4), arr(3, 4), pos(3, 4), value=-2.0)]),
+    ("addcdiv_", lambda x, a, b, value=1: x + value * a / b, [S(arr(3, 4), arr(3, 4), pos(3, 4), value=-2)]),
     ("lerp_", lambda x, e, w: x + w * (e - x), [S(arr(3, 4), arr(3, 4), 0.3)]),
     ("copy_", lambda x, s: np.broadcast_to(s, x.shape).copy(), [S(arr(3, 4), arr(4))]),
     ("fill_", lambda x, v: np.full_like(x, v), [S(arr(3, 4), arr())]),

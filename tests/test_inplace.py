@@ -22,7 +22,8 @@ def test_parameter_scaled_under_no_grad_between_forward_and_backward_raises():
     y = (w * w).sum()
     with mg.no_grad():
         w.mul_(10)
-    with pytest.raises(RuntimeError, match=rf"{MODIFIED}: Mul's input \d \(a float32 tensor of shape \(3,\)\) "
+    with pytest.raises(RuntimeError, match=rf"{MODIFIED}: Mul's input \d \(a float32 tensor of "
+                                           r"shape \(3,\)\) "
                                            r"is at version 1; expected version 0"):
         y.backward()
 
@@ -258,7 +259,8 @@ def test_inplace_activation_layers():
 def test_dcgan_style_discriminator_block_trains():
     """Conv -> BatchNorm -> LeakyReLU(inplace=True), as pytorch/examples' DCGAN writes it."""
     mg.manual_seed(0)
-    d = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1, bias=False), nn.BatchNorm2d(4), nn.LeakyReLU(0.2, inplace=True),
+    d = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1, bias=False), nn.BatchNorm2d(4),
+                      nn.LeakyReLU(0.2, inplace=True),
                       nn.Flatten(), nn.Linear(4 * 4 * 4, 1))
     x = mg.randn(8, 1, 8, 8)
     d(x).mean().backward()

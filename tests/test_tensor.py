@@ -223,7 +223,7 @@ def test_inplace_ops_under_no_grad_and_their_guard():
                      ("zero_", lambda t: t.zero_()), ("fill_", lambda t: t.fill_(1.0)),
                      ("copy_", lambda t: t.copy_(mg.ones(3))), ("sub_", lambda t: t.sub_(1.0)),
                      ("div_", lambda t: t.div_(2.0)), ("clamp_", lambda t: t.clamp_(0.0, 1.0))]:
-        with pytest.raises(RuntimeError, match=rf"{name}: a leaf Variable that requires grad \(shape \(3,\)\)"):
+        with pytest.raises(RuntimeError, match=rf"{name}: a leaf Variable that requires grad \(shape \(3"):
             op(w)
     for name, op in [("uniform_", lambda t: t.uniform_()), ("normal_", lambda t: t.normal_())]:
         with pytest.raises(RuntimeError, match=f"{name}: a tensor that requires grad"):

@@ -190,10 +190,13 @@ def _mark_view(view: Tensor, base: Tensor, record: bool) -> list[int]:
     return vc
 
 
-def _version_error(node: Function, kind: str, index: int, array: Any, now: int, expected: int) -> RuntimeError:
+def _version_error(
+    node: Function, kind: str, index: int, array: Any, now: int, expected: int
+) -> RuntimeError:
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"{node.name()}'s {kind} {index} (a {array.dtype} tensor of shape {tuple(array.shape)}) is at version "
+        f"{node.name()}'s {kind} {index} (a {array.dtype} tensor of shape {tuple(array.shape)}) "
+        f"is at version "
         f"{now}; expected version {expected} instead. Hint: the in-place change happened between this op's "
         "forward and backward (an optimizer step, a `+=`, `x[...] = `, an `_`-suffixed method); make it "
         "out of place, or do it after backward()."

@@ -40,7 +40,7 @@ __all__ = [
 _make = Tensor._make
 
 
-# --- activations (PyTorch's signatures; ``inplace=True`` writes into the input, see minigrad/inplace.py) -----
+# --- activations (PyTorch's signatures; ``inplace=True`` writes into the input: minigrad/inplace.py) ---
 def _maybe_inplace(input: Tensor, inplace: bool, name: str, op: Any, *args: Any) -> Tensor:
     return apply_(input, name, op, *args) if inplace else op(input, *args)
 
