@@ -60,7 +60,8 @@ def _rebase(t: Tensor, name: str, op: Callable, operands: tuple, kwargs: dict) -
     if t.grad_fn is None and t._requires_grad:
         raise RuntimeError(
             f"{name}: a leaf Variable that requires grad (shape {tuple(t.shape)}) is being used in an "
-            "in-place operation. Update it under `with minigrad.no_grad():` (as optimizers do), or work on a clone()."
+            "in-place operation. Update it under `with minigrad.no_grad():` (as optimizers do), or work on "
+            "a clone()."
         )
     if t._base is not None or t.__dict__.get("_has_views"):
         what = "a view of another tensor" if t._base is not None else "a tensor whose views are in the graph"
