@@ -295,3 +295,18 @@ def test_version_counter_cost_is_not_paid_without_autograd():
     x = mg.randn(3, 4)
     y = (x * 2).exp().sum(0)
     assert x._vc is None and y._vc is None
+
+
+def test_custom_backward_returning_an_array_is_named():
+    from minigrad.autograd import Function
+
+    class Twice(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            return 2 * gy.array  # wrong: an array, not a Tensor
+
+    x = mg.ones(3, requires_grad=True)
+    with pytest.raises(TypeError, match=r"Twice.backward returned a numpy.ndarray for input 0; return a Tensor"):
+        Twice()(x).sum().backward()

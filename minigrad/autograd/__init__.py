@@ -395,6 +395,11 @@ def run_backward(
             for i, (x, gx, need) in enumerate(zip(inputs, gxs, needs)):
                 if not need or gx is None:
                     continue
+                if type(gx) is not _Tensor and not isinstance(gx, _Tensor):
+                    raise TypeError(
+                        f"{node.name()}.backward returned a {type(gx).__module__}.{type(gx).__name__} for "
+                        f"input {i}; return a Tensor (wrap an array with minigrad.tensor(...)) or None"
+                    )
                 if gx.array.shape != x.array.shape:
                     raise RuntimeError(
                         f"{node.name()}.backward returned a gradient of shape {tuple(gx.shape)} for an "
