@@ -435,6 +435,9 @@ class SequentialLR(LRScheduler):
             if isinstance(sched, ReduceLROnPlateau):
                 raise ValueError(f"SequentialLR: scheduler {i} is a ReduceLROnPlateau, which steps on a "
                                  "metric and cannot be sequenced")
+            if isinstance(sched, SequentialLR):
+                raise ValueError(f"SequentialLR: scheduler {i} is itself a SequentialLR; nesting is not "
+                                 "supported (list the inner schedulers and milestones in one SequentialLR)")
             if sched.optimizer is not optimizer:
                 raise ValueError(f"SequentialLR: scheduler {i} belongs to a different optimizer than the one "
                                  "passed in")
@@ -447,7 +450,8 @@ class SequentialLR(LRScheduler):
         self.optimizer = optimizer
         for g in optimizer.param_groups:
             g["lr"] = g["initial_lr"]
-        _undo_initial_steps(self)
+        for sched in self._schedulers:  # undo the step each made at construction
+            sched.last_epoch -= 1
         self._schedulers[0]._initial_step()
         self._last_lr = self._schedulers[0].get_last_lr()
 
@@ -476,16 +480,6 @@ class SequentialLR(LRScheduler):
         self.__dict__.update({k: v for k, v in state_dict.items() if k not in ("optimizer", "_schedulers")})
         for sched, sd in zip(self._schedulers, nested):
             sched.load_state_dict(sd)
-
-
-def _undo_initial_steps(sched: Any) -> None:
-    """Step back every (nested) scheduler of a SequentialLR by the one step its construction made."""
-    inner = getattr(sched, "_schedulers", None)
-    if inner is not None:
-        for s in inner:
-            _undo_initial_steps(s)
-    else:
-        sched.last_epoch -= 1
 
 
 def _positive_int(op: str, name: str, value: Any) -> int:
