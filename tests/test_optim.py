@@ -146,7 +146,8 @@ CASES = [
     ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
     ("Adadelta", dict(lr=2.0, rho=0.95, maximize=True)),
 ]
-OPTS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad, "Adadelta": Adadelta}
+OPTS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad,
+        "Adadelta": Adadelta}
 
 
 def reference(name, kw):
