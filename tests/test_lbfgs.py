@@ -293,3 +293,19 @@ def test_optimal_start_returns_without_moving():
 
     loss = opt.step(closure)
     assert isinstance(loss, mg.Tensor) and x._version == 0 and opt.state[x]["n_iter"] == 0
+
+
+def test_parameter_without_gradient_stays_put():
+    x, unused = mg.tensor(X0.copy(), requires_grad=True), mg.tensor(np.ones(3), requires_grad=True)
+    opt = LBFGS([unused, x], line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = least_squares([x], mg)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    assert unused.numpy().tolist() == [1.0, 1.0, 1.0]
+    assert opt.state[unused]["d"].shape == (8,)  # the state lives with the first parameter, flat
+    np.testing.assert_allclose(x.numpy(), np.linalg.lstsq(A, B, rcond=None)[0], atol=1e-4)

@@ -32,11 +32,10 @@ def check_nonnegative(op: str, **values: float) -> None:
             raise ValueError(f"{op}: invalid {_SPELLED.get(name, name)} {value}")
 
 
-def check_unit_interval(op: str, name: str, value: float, *, upper_open: bool = False) -> None:
-    """Raise ValueError unless ``0 <= value <= 1`` (``< 1`` with ``upper_open``); NaN fails."""
-    ok = 0.0 <= value < 1.0 if upper_open else 0.0 <= value <= 1.0
-    if not ok:
-        raise ValueError(f"{op}: invalid {name} {value}; it must be in [0, 1{')' if upper_open else ']'}")
+def check_unit_interval(op: str, name: str, value: float) -> None:
+    """Raise ValueError ``"<op>: invalid <name> <value>"`` unless ``0 <= value <= 1`` (NaN fails)."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{op}: invalid {name} {value}; it must be in [0, 1]")
 
 
 def _is_array(value: Any) -> bool:
