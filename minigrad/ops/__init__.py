@@ -24,7 +24,10 @@ from .arithmetic import (
 )
 from .arithmetic import to_device_op as to_device
 from .indexing import gather, getitem, index_select, masked_fill, scatter_add, unwrap_index
+from .decomp import cholesky, det, inv, logdet, slogdet, solve
 from .linalg import bmm, dot, einsum, matmul, mm
+from .matrix import ger, outer, tril, triu
+from .norms import norm, norm_linalg, vector_norm
 from .reduction import (
     all,
     amax,
@@ -32,6 +35,7 @@ from .reduction import (
     any,
     argmax,
     argmin,
+    SafeSqrt,
     log_softmax,
     logsumexp,
     max,
@@ -43,6 +47,7 @@ from .reduction import (
     sum,
     var,
 )
+from .scan import cumprod, cumsum
 from .shape import (
     cat,
     chunk,
@@ -54,6 +59,7 @@ from .shape import (
     flip,
     movedim,
     mT,
+    narrow,
     pad,
     permute,
     repeat,
@@ -69,9 +75,13 @@ from .shape import (
     unsqueeze,
     view,
 )
+from .sorting import argsort, argwhere, nonzero, sort, topk
+from .tensor_extras import Size, _shape, _size, new_empty, new_full, new_ones, new_tensor, new_zeros, type_
 from .unary import (
     allclose,
     clamp,
+    clamp_max,
+    clamp_min,
     clip,
     cos,
     dropout,
@@ -184,7 +194,33 @@ _METHODS = [
     "index_select",
     "masked_fill",
     "matmul",
+    "mm",
+    "bmm",
     "dot",
+    "narrow",
+    "norm",
+    "cumsum",
+    "cumprod",
+    "sort",
+    "argsort",
+    "topk",
+    "clamp_min",
+    "clamp_max",
+    "nonzero",
+    "argwhere",
+    "outer",
+    "ger",
+    "tril",
+    "triu",
+    "inv",
+    "det",
+    "logdet",
+    "slogdet",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+    "new_empty",
+    "new_tensor",
     "eq",
     "ne",
     "lt",
@@ -213,6 +249,10 @@ def _install_methods() -> None:
     Tensor.subtract = sub
     Tensor.masked_fill_ = _masked_fill_
     Tensor.cast = cast
+    Tensor.type = type_
+    Tensor.shape = property(_shape, doc="The shape, a :class:`Size` (a tuple), as ``torch.Size``.")
+    Tensor.size = _size
+    Tensor.cholesky = cholesky
 
 
 def _masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
@@ -306,12 +346,34 @@ DIFFERENTIABLE = [
     "scatter_add",
     "index_select",
     "masked_fill",
+    "narrow",
+    "norm",
+    "vector_norm",
+    "norm_linalg",
+    "cumsum",
+    "cumprod",
+    "sort",
+    "topk",
+    "clamp_min",
+    "clamp_max",
+    "outer",
+    "ger",
+    "tril",
+    "triu",
+    "inv",
+    "det",
+    "slogdet",
+    "logdet",
+    "solve",
+    "cholesky",
 ]
 
 __all__ = sorted(
     n
     for n, v in list(globals().items())
     if not n.startswith("_")
-    and n not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index"}
+    and n
+    not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index", "SafeSqrt", "norm_linalg", "type_"}
+    and not n.startswith("new_")
     and callable(v)
 )
