@@ -23,19 +23,20 @@ from .arithmetic import (
     sum_to,
 )
 from .arithmetic import to_device_op as to_device
+from .decomp import cholesky, det, logdet, slogdet
+from .decomp import inv as inverse
 from .indexing import gather, getitem, index_select, masked_fill, scatter_add, unwrap_index
-from .decomp import cholesky, det, inv, logdet, slogdet, solve
 from .linalg import bmm, dot, einsum, matmul, mm
 from .matrix import ger, outer, tril, triu
-from .norms import norm, norm_linalg, vector_norm
+from .norms import norm
 from .reduction import (
+    SafeSqrt,
     all,
     amax,
     amin,
     any,
     argmax,
     argmin,
-    SafeSqrt,
     log_softmax,
     logsumexp,
     max,
@@ -212,7 +213,7 @@ _METHODS = [
     "ger",
     "tril",
     "triu",
-    "inv",
+    "inverse",
     "det",
     "logdet",
     "slogdet",
@@ -348,8 +349,8 @@ DIFFERENTIABLE = [
     "masked_fill",
     "narrow",
     "norm",
-    "vector_norm",
-    "norm_linalg",
+    "linalg.vector_norm",
+    "linalg.norm",
     "cumsum",
     "cumprod",
     "sort",
@@ -360,12 +361,15 @@ DIFFERENTIABLE = [
     "ger",
     "tril",
     "triu",
-    "inv",
+    "inverse",
     "det",
     "slogdet",
     "logdet",
-    "solve",
     "cholesky",
+    # minigrad.linalg
+    "linalg.inv",
+    "linalg.solve",
+    "linalg.matrix_norm",
 ]
 
 __all__ = sorted(
@@ -373,7 +377,7 @@ __all__ = sorted(
     for n, v in list(globals().items())
     if not n.startswith("_")
     and n
-    not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index", "SafeSqrt", "norm_linalg", "type_"}
+    not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index", "SafeSqrt", "type_"}
     and not n.startswith("new_")
     and callable(v)
 )

@@ -147,4 +147,3 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtyp
             return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
         raise ValueError(f"norm: p must be 'fro', 'nuc' or a number, got {p!r}")
     return vector_norm(x, 2 if p is None else p, dim, keepdim, dtype=dtype)
-

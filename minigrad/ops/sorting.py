@@ -64,7 +64,9 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     axis = normalize_dim(dim, x.ndim, "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
-        raise RuntimeError(f"topk: k ({k}) is out of range for dim {axis} of size {n} (shape {tuple(x.shape)})")
+        raise RuntimeError(
+            f"topk: k ({k}) is out of range for dim {axis} of size {n} (shape {tuple(x.shape)})"
+        )
     if x.ndim == 0:
         return topk_result(x, _make(x.xp.asarray(0)))
     xp = x.xp

@@ -88,7 +88,8 @@ def type_(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
 
 
 def _new(self: Tensor, fill: Any, size: tuple, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
-    from ..creation import _finish, _shape as shape_of, _xp
+    from ..creation import _finish, _xp
+    from ..creation import _shape as shape_of
 
     dt = self.dtype if dtype is None else as_dtype(dtype)
     xp = self.xp if device is None else _xp(device)
@@ -101,29 +102,43 @@ def _new(self: Tensor, fill: Any, size: tuple, dtype: Any, device: Any, requires
     return _finish(arr, requires_grad, device)
 
 
-def new_zeros(self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def new_zeros(
+    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """Zeros of ``size`` with this tensor's dtype and device unless given."""
     return _new(self, 0, size, dtype, device, requires_grad)
 
 
-def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def new_ones(
+    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """Ones of ``size`` with this tensor's dtype and device unless given."""
     return _new(self, 1, size, dtype, device, requires_grad)
 
 
-def new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def new_empty(
+    self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """An uninitialised tensor of ``size`` with this tensor's dtype and device unless given."""
     return _new(self, None, size, dtype, device, requires_grad)
 
 
 def new_full(
-    self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    self: Tensor,
+    size: Any,
+    fill_value: Any,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """``fill_value`` everywhere, with this tensor's dtype and device unless given."""
     return _new(self, fill_value, (size,), dtype, device, requires_grad)
 
 
-def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def new_tensor(
+    self: Tensor, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """A new leaf tensor copying ``data``, with this tensor's dtype and device unless given."""
     from ..backend import to_device
 
