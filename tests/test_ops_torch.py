@@ -425,3 +425,16 @@ def test_empty_reductions():
     compare(lambda t: t.amax(0), lambda t: t.amax(0), e2)
     compare(lambda t: mg.linalg.vector_norm(t), lambda t: torch.linalg.vector_norm(t), e)
     compare(lambda t: mg.cumsum(t, 1), lambda t: torch.cumsum(t, 1), e2)
+
+
+def test_normalize_and_cosine_similarity_of_zero_rows():
+    """F.normalize / F.cosine_similarity clamp the norm at eps; a zero row must not give nan."""
+    x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+    y = A(2, 3)
+    compare(mg.nn.functional.normalize, torch.nn.functional.normalize, x)
+    compare(
+        lambda t: mg.nn.functional.normalize(t, p=1.5, dim=0),
+        lambda t: torch.nn.functional.normalize(t, p=1.5, dim=0),
+        x,
+    )
+    compare(mg.nn.functional.cosine_similarity, torch.nn.functional.cosine_similarity, x, y, rtol=1e-5)
