@@ -184,6 +184,7 @@ register(
     ],
 )
 
+
 # minigrad.linalg
 def _np_solve(a, b, left=True):
     if not left:
@@ -252,3 +253,44 @@ register(
     covers=("cholesky",),
     atol=1e-4,
 )
+
+
+def _sym(a):
+    return a + np.swapaxes(a, -1, -2)
+
+
+def _np_eigh(a, UPLO="L"):
+    w, v = np.linalg.eigh(_sym(a), UPLO=UPLO)
+    return w, v * v[..., :1, :]
+
+
+def _mg_eigh(a, UPLO="L"):
+    # symmetric input (gradcheck perturbs single entries) and a sign-invariant view of the eigenvectors:
+    # column j scaled by its own first entry
+    w, v = mg.linalg.eigh(a + a.mT, UPLO=UPLO)
+    return w, v * v[..., :1, :]
+
+
+register(
+    "linalg.eigh",
+    _mg_eigh,
+    _np_eigh,
+    [S(arr(3, 3)), S(arr(2, 4, 4)), S(arr(3, 3), UPLO="U")],
+    atol=1e-4,
+)
+register(
+    "linalg.eigvalsh",
+    lambda a: mg.linalg.eigvalsh(a + a.mT),
+    lambda a: np.linalg.eigvalsh(_sym(a)),
+    [S(arr(4, 4))],
+    covers=("linalg.eigh",),
+)
+register(
+    "linalg.qr",
+    mg.linalg.qr,
+    lambda a: np.linalg.qr(a),
+    [S(wc(3, 3)), S(arr(5, 3)), S(arr(2, 4, 2))],
+    atol=1e-4,
+)
+register("mm", mg.mm, np.matmul, [S(arr(3, 4), arr(4, 2))])
+register("bmm", mg.bmm, np.matmul, [S(arr(2, 3, 4), arr(2, 4, 2))])

@@ -94,6 +94,10 @@ def test_mm_bmm_methods():
     a, b = mg.randn(2, 3), mg.randn(3, 4)
     assert a.mm(b).shape == (2, 4)
     assert mg.randn(5, 2, 3).bmm(mg.randn(5, 3, 4)).shape == (5, 2, 4)
+    with pytest.raises(ValueError, match=r"mm: expected two 2-D tensors, got shapes \(2, 2, 3\) and \(3, 4"):
+        mg.mm(mg.randn(2, 2, 3), b)
+    with pytest.raises(ValueError, match=r"bmm: .*same batch size.*\(5, 2, 3\) and \(4, 3, 4\)"):
+        mg.bmm(mg.randn(5, 2, 3), mg.randn(4, 3, 4))
 
 
 # --- numerics without an oracle -------------------------------------------------------------------------

@@ -438,3 +438,26 @@ def test_normalize_and_cosine_similarity_of_zero_rows():
         x,
     )
     compare(mg.nn.functional.cosine_similarity, torch.nn.functional.cosine_similarity, x, y, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_eigh(shape):
+    def f(lib):
+        def run(t):
+            w, v = lib.linalg.eigh(t + t.mT)
+            return w, v * v[..., :1, :]  # eigenvector signs are arbitrary: compare a sign-invariant view
+
+        return run
+
+    compare(f(mg), f(torch), A(*shape))
+    compare(lambda t: mg.linalg.eigvalsh(t + t.mT), lambda t: torch.linalg.eigvalsh(t + t.mT), A(*shape))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (5, 3), (2, 4, 2)])
+def test_qr(shape):
+    compare(mg.linalg.qr, torch.linalg.qr, A(*shape))
+
+
+def test_mm_bmm():
+    compare(mg.mm, torch.mm, A(3, 4), A(4, 2))
+    compare(lambda a, b: a.bmm(b), lambda a, b: a.bmm(b), A(2, 3, 4), A(2, 4, 2))

@@ -370,6 +370,8 @@ DIFFERENTIABLE = [
     "linalg.inv",
     "linalg.solve",
     "linalg.matrix_norm",
+    "linalg.eigh",
+    "linalg.qr",
 ]
 
 __all__ = sorted(

@@ -188,3 +188,94 @@ def cholesky(a: Tensor, upper: bool = False) -> Tensor:
     _check_square("cholesky", a)
     lo = Cholesky()(a)
     return mT(lo) if upper else lo
+
+
+# --- eigh and qr ----------------------------------------------------------------------------------
+eigh_result = namedtuple("eigh_result", ["eigenvalues", "eigenvectors"])
+qr_result = namedtuple("qr_result", ["Q", "R"])
+
+
+class Eigh(Function):
+    """(w, V) = eigh(A) for symmetric A (..., n, n): A = V diag(w) V^T, w ascending.
+    dA = V (diag(dw) + skew(V^T dV) / E) V^T, E_ij = w_j - w_i (off the diagonal), skew(M) = (M - M^T)/2.
+    The eigenvector part needs distinct eigenvalues (as in PyTorch)."""
+
+    def __init__(self, uplo: str) -> None:
+        self.uplo = uplo
+
+    def forward(self, a: Any) -> Any:
+        self.w, self.v = get_array_module(a).linalg.eigh(a, UPLO=self.uplo)
+        return self.w, self.v
+
+    def backward(self, gw: Tensor, gv: Tensor) -> Tensor:
+        w, v = self.saved_output(self.w, 0), self.saved_output(self.v, 1)
+        n = w.shape[-1]
+        eye = v.xp.eye(n, dtype=bool)
+        e = unsqueeze(w, -2) - unsqueeze(w, -1)  # e[i, j] = w_j - w_i
+        vtgv = matmul(mT(v), gv)
+        skew = (vtgv - mT(vtgv)) * 0.5
+        from .unary import where
+
+        inner = where(_make(eye), 0.0, skew / where(_make(eye), 1.0, e)) + unsqueeze(gw, -1) * _make(
+            eye.astype(v.dtype)
+        )
+        return matmul(matmul(v, inner), mT(v))
+
+
+def eigh(a: Tensor, UPLO: str = "L") -> Any:
+    """Eigenvalues (ascending) and eigenvectors of symmetric matrices A (..., n, n); only the ``UPLO``
+    triangle of A is read.  Differentiable (eigenvectors: for distinct eigenvalues)."""
+    _check_square("eigh", a)
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    w, v = Eigh(UPLO)(a)
+    return eigh_result(w, v)
+
+
+def eigvalsh(a: Tensor, UPLO: str = "L") -> Tensor:
+    """Eigenvalues (ascending) of symmetric matrices A (..., n, n)."""
+    return eigh(a, UPLO).eigenvalues
+
+
+class QR(Function):
+    """(Q, R) = qr(A), reduced, for A (..., m, n) with m >= n: Q (..., m, n) orthonormal columns, R (n, n)
+    upper triangular.  With X^-T the inverse transpose:
+    dA = Q (dR + tril(Q^T dQ - dQ^T Q + R dR^T - dR R^T) R^-T) + (dQ - Q Q^T dQ) R^-T."""
+
+    def forward(self, a: Any) -> Any:
+        self.q, self.r = get_array_module(a).linalg.qr(a, mode="reduced")
+        return self.q, self.r
+
+    def backward(self, gq: Tensor, gr: Tensor) -> Tensor:
+        q, r = self.saved_output(self.q, 0), self.saved_output(self.r, 1)
+        qdq = matmul(mT(q), gq)
+        rdr = matmul(r, mT(gr))
+        low = Tril(0, False)(qdq - mT(qdq) + rdr - mT(rdr))
+        r_inv_t = mT(inv(r))
+        return matmul(q, gr + matmul(low, r_inv_t)) + matmul(gq - matmul(q, qdq), r_inv_t)
+
+
+def qr(a: Tensor, mode: str = "reduced") -> Any:
+    """QR decomposition A = Q R of A (..., m, n); differentiable for mode='reduced' with m >= n
+    (full-rank A).  mode='r' returns (empty Q, R), as in PyTorch, without a gradient."""
+    if not isinstance(a, Tensor) or a.ndim < 2 or a.dtype.kind != "f":
+        raise ValueError(
+            f"qr: expected a floating-point tensor with at least 2 dims, got {getattr(a, 'shape', a)!r}"
+        )
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    m, n = a.shape[-2], a.shape[-1]
+    if mode == "reduced" and m >= n:
+        q, r = QR()(a)
+        return qr_result(q, r)
+    if a.requires_grad:
+        raise NotImplementedError(
+            f"qr: the gradient is only implemented for mode='reduced' with m >= n, got mode={mode!r} and "
+            f"shape {tuple(a.shape)}"
+        )
+    xp = get_array_module(a.array)
+    if mode == "r":
+        r = xp.linalg.qr(a.array, mode="r")
+        return qr_result(_make(xp.zeros((0,), dtype=a.dtype)), _make(r))
+    q, r = xp.linalg.qr(a.array, mode=mode)
+    return qr_result(_make(q), _make(r))
