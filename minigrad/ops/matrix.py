@@ -20,7 +20,11 @@ class Tril(Function):
 
     def forward(self, x: Any) -> Any:
         xp = get_array_module(x)
-        return (xp.triu if self.upper else xp.tril)(x, self.k)
+        m, n = x.shape[-2:]
+        mask = xp.tri(m, n, self.k - 1 if self.upper else self.k, dtype=bool)  # broadcasts over the batch
+        if self.upper:
+            mask = ~mask
+        return xp.where(mask, x, x.dtype.type(0))
 
     def backward(self, gy: Tensor) -> Tensor:
         return Tril(self.k, self.upper)(gy)

@@ -21,19 +21,20 @@ topk_result = namedtuple("topk_result", ["values", "indices"])
 
 
 def _argsort_array(a: Any, axis: int, descending: bool, stable: bool) -> Any:
+    """argsort along ``axis``; descending sorts the negation (nan, as in PyTorch, counts as the largest).
+
+    ``kind='stable'`` is only requested when needed: CuPy's sort is always stable and older CuPy
+    versions take no ``kind`` argument."""
     xp = get_array_module(a)
-    kind = "stable" if stable else None
+    kw = {"kind": "stable"} if stable else {}
     if not descending:
-        return xp.argsort(a, axis=axis, kind=kind)
-    if a.dtype.kind == "b":
-        a = a.astype("int8")
-    if a.dtype.kind == "u":
+        return xp.argsort(a, axis=axis, **kw)
+    if a.dtype.kind in "bu":
         a = a.astype("int64")
-    # descending and stable: sort the negation stably (nan, as in PyTorch, counts as the largest)
     neg = -a
     if a.dtype.kind == "f":
         neg = xp.where(xp.isnan(a), -xp.inf, neg)
-    return xp.argsort(neg, axis=axis, kind="stable" if stable else kind)
+    return xp.argsort(neg, axis=axis, **kw)
 
 
 @dim_aliases
@@ -70,7 +71,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     if x.ndim == 0:
         return topk_result(x, _make(x.xp.asarray(0)))
     xp = x.xp
-    idx = _argsort_array(x.array, axis, largest, True)
+    idx = _argsort_array(x.array, axis, largest, False)
     idx = xp.take(idx, xp.arange(k), axis=axis)
     return topk_result(gather(x, axis, _make(idx)), _make(idx))
 
