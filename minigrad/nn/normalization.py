@@ -44,6 +44,8 @@ class Normalize(Function):
     Backward: dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) - g_inv * inv_std^2 * xhat / n.
     """
 
+    saved_inputs = ()
+
     def __init__(self, axes: tuple[int, ...], eps: float) -> None:
         self.axes, self.eps = tuple(axes), float(eps)
 

@@ -25,7 +25,7 @@ from .arithmetic import (
 from .arithmetic import to_device_op as to_device
 from .decomp import cholesky, det, logdet, slogdet
 from .decomp import inv as inverse
-from .indexing import gather, getitem, index_select, masked_fill, scatter_add, unwrap_index
+from .indexing import gather, getitem, index_put, index_select, masked_fill, scatter_add, unwrap_index
 from .linalg import bmm, dot, einsum, matmul, mm
 from .matrix import ger, outer, tril, triu
 from .norms import norm
@@ -248,7 +248,6 @@ def _install_methods() -> None:
     Tensor.divide = div
     Tensor.multiply = mul
     Tensor.subtract = sub
-    Tensor.masked_fill_ = _masked_fill_
     Tensor.cast = cast
     Tensor.type = type_
     Tensor.shape = property(_shape, doc="The shape, a :class:`Size` (a tuple), as ``torch.Size``.")
@@ -256,14 +255,9 @@ def _install_methods() -> None:
     Tensor.cholesky = cholesky
 
 
-def _masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
-    self._check_inplace("masked_fill_")
-    m = mask.array if isinstance(mask, Tensor) else mask
-    self.array[...] = self.xp.where(m, value, self.array)
-    return self
-
-
 _install_methods()
+
+from .. import inplace as _inplace  # noqa: E402  (installs add_, +=, __setitem__, relu_ ... on Tensor)
 
 # The public differentiable ops; tests/test_ops.py checks that each is registered in tests/opdb.py.
 DIFFERENTIABLE = [
@@ -343,6 +337,7 @@ DIFFERENTIABLE = [
     "repeat",
     "flip",
     "getitem",
+    "index_put",
     "gather",
     "scatter_add",
     "index_select",

@@ -33,6 +33,8 @@ def _sum_to_array(xp: Any, y: Any, shape: tuple[int, ...]) -> Any:
 class SumTo(Function):
     """y = x summed down to ``shape`` (the reverse of broadcasting). dx = broadcast_to(dy, x.shape)."""
 
+    saved_inputs = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
@@ -45,6 +47,8 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     """y = x broadcast to ``shape``. dx = sum_to(dy, x.shape)."""
+
+    saved_inputs = ()
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
@@ -85,6 +89,8 @@ def _unbroadcast(g: Tensor, x: Tensor) -> Tensor:
 class Add(Function):
     """y = a + b.  da = dy, db = dy (each summed back to its shape)."""
 
+    saved_inputs = ()
+
     def forward(self, a: Any, b: Any) -> Any:
         return a + b
 
@@ -97,6 +103,8 @@ class Add(Function):
 class Sub(Function):
     """y = a - b.  da = dy, db = -dy."""
 
+    saved_inputs = ()
+
     def forward(self, a: Any, b: Any) -> Any:
         return a - b
 
@@ -108,6 +116,8 @@ class Sub(Function):
 
 class Mul(Function):
     """y = a * b.  da = dy * b, db = dy * a."""
+
+    saved_inputs = ((1,), (0,))
 
     def forward(self, a: Any, b: Any) -> Any:
         return a * b
@@ -122,6 +132,8 @@ class Mul(Function):
 class Div(Function):
     """y = a / b.  da = dy / b, db = -dy * a / b**2."""
 
+    saved_inputs = ((1,), (0, 1))
+
     def forward(self, a: Any, b: Any) -> Any:
         return a / b
 
@@ -134,6 +146,8 @@ class Div(Function):
 
 class Neg(Function):
     """y = -x.  dx = -dy."""
+
+    saved_inputs = ()
 
     def forward(self, x: Any) -> Any:
         return -x
@@ -207,6 +221,8 @@ class PowScalar(Function):
 
 class RPowScalar(Function):
     """y = c ** x for a constant c > 0.  dx = dy * y * log(c)."""
+
+    saved_inputs = ()
 
     def __init__(self, c: float) -> None:
         self.c = c
@@ -293,6 +309,8 @@ def round(x: Tensor) -> Tensor:
 class Cast(Function):
     """y = x converted to ``dtype``.  dx = dy converted back to x's dtype."""
 
+    saved_inputs = ()
+
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
@@ -313,6 +331,8 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
 
 class ToDevice(Function):
     """y = x copied to another device.  dx = dy copied back."""
+
+    saved_inputs = ()
 
     def __init__(self, dev: device) -> None:
         self.dev = dev
@@ -335,6 +355,8 @@ def to_device_op(x: Tensor, dev: device) -> Tensor:
 
 class Clone(Function):
     """y = a copy of x.  dx = dy."""
+
+    saved_inputs = ()
 
     def forward(self, x: Any) -> Any:
         return x.copy()

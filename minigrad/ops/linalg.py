@@ -24,6 +24,8 @@ _make = Tensor._make
 class MatMul(Function):
     """C = A @ B for A (..., n, k), B (..., k, m).  dA = dC @ B^T, dB = A^T @ dC."""
 
+    saved_inputs = ((1,), (0,))
+
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 

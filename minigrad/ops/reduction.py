@@ -36,6 +36,8 @@ def _expand_back(gy: Tensor, x_shape: tuple[int, ...], axes: tuple[int, ...] | N
 class Sum(Function):
     """y = sum of x over ``axes``.  dx = dy broadcast back over those axes."""
 
+    saved_inputs = ()
+
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
@@ -48,6 +50,8 @@ class Sum(Function):
 
 class Mean(Function):
     """y = mean of x over ``axes`` (n elements each).  dx = dy / n broadcast back."""
+
+    saved_inputs = ()
 
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
@@ -151,6 +155,8 @@ def std(
 
 class AMax(Function):
     """y = max of x over ``axes``.  dx = dy split evenly among the elements equal to the max."""
+
+    saved_inputs = ()
 
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool, is_min: bool) -> None:
         self.axes, self.keepdims, self.is_min = axes, keepdims, is_min
@@ -353,6 +359,8 @@ class Softmax(Function):
     dx = y * (dy - sum(dy * y)).  A row of equal entries (even -1e9) gives 1/n; an empty dim, an empty
     result; a row that is all -inf, nan (as in PyTorch)."""
 
+    saved_inputs = ()
+
     def __init__(self, axis: Any) -> None:
         self.axis = axis
 
@@ -372,6 +380,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x) along ``axis``.  dx = dy - exp(y) * sum(dy)."""
+
+    saved_inputs = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
