@@ -228,3 +228,18 @@ def test_dim_aliases_conflict():
 def test_error_messages(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_inplace_change_of_a_saved_input_is_caught():
+    """det reads its input in backward (so an in-place change raises); inv only reads its output."""
+    a = mg.tensor(np.eye(3) * 2.0 + 0.1, requires_grad=True)
+    h = a * 1.0
+    d = mg.linalg.det(h)
+    h.mul_(2.0)
+    with pytest.raises(RuntimeError, match="Det"):
+        d.backward()
+    h = a * 1.0
+    y = mg.linalg.inv(h)
+    h.mul_(2.0)
+    y.sum().backward()
+    assert a.grad is not None

@@ -55,6 +55,8 @@ def _mat(v: Tensor) -> Tensor:
 class Inv(Function):
     """Y = A^-1 for A (..., n, n).  dA = -Y^T dY Y^T."""
 
+    saved_inputs = ()
+
     def forward(self, a: Any) -> Any:
         self.y = _linalg_call("inv", get_array_module(a).linalg.inv, a)
         return self.y
@@ -91,6 +93,8 @@ class Solve(Function):
     """X = A^-1 B for A (..., n, n), B (..., n, k) with equal batch dims.
     dB = solve(A^T, dX), dA = -dB X^T."""
 
+    saved_inputs = ((0,), (0,))
+
     def forward(self, a: Any, b: Any) -> Any:
         self.x = _linalg_call("solve", get_array_module(a).linalg.solve, a, b)
         return self.x
@@ -105,6 +109,8 @@ class Solve(Function):
 class Cholesky(Function):
     """L = cholesky(A), A = L L^T symmetric positive-definite (..., n, n), L lower triangular.
     dA = sym(L^-T Phi(L^T dL) L^-1), Phi(M) = tril(M) with its diagonal halved."""
+
+    saved_inputs = ()
 
     def forward(self, a: Any) -> Any:
         self.y = _linalg_call("cholesky", get_array_module(a).linalg.cholesky, a)
@@ -200,6 +206,8 @@ class Eigh(Function):
     dA = V (diag(dw) + skew(V^T dV) / E) V^T, E_ij = w_j - w_i (off the diagonal), skew(M) = (M - M^T)/2.
     The eigenvector part needs distinct eigenvalues (as in PyTorch)."""
 
+    saved_inputs = ()
+
     def __init__(self, uplo: str) -> None:
         self.uplo = uplo
 
@@ -241,6 +249,8 @@ class QR(Function):
     """(Q, R) = qr(A), reduced, for A (..., m, n) with m >= n: Q (..., m, n) orthonormal columns, R (n, n)
     upper triangular.  With X^-T the inverse transpose:
     dA = Q (dR + tril(Q^T dQ - dQ^T Q + R dR^T - dR R^T) R^-T) + (dQ - Q Q^T dQ) R^-T."""
+
+    saved_inputs = ()
 
     def forward(self, a: Any) -> Any:
         self.q, self.r = get_array_module(a).linalg.qr(a, mode="reduced")

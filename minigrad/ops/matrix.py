@@ -15,6 +15,8 @@ class Tril(Function):
     """y = the lower (``upper=False``) or upper triangle of each matrix in x (..., m, n), counting
     diagonals from ``k``.  dx = the same triangle of dy."""
 
+    saved_inputs = ()
+
     def __init__(self, k: int, upper: bool) -> None:
         self.k, self.upper = k, upper
 

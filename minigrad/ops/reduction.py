@@ -128,6 +128,8 @@ class SafeSqrt(Function):
     """y = sqrt(x) for x >= 0.  dx = dy / (2 y) where y > 0 and 0 where y == 0 (PyTorch's std/norm rule:
     a constant input has a zero, not a nan, gradient)."""
 
+    saved_inputs = ()
+
     def forward(self, x: Any) -> Any:
         self.y = get_array_module(x).sqrt(x)
         return self.y

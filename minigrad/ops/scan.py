@@ -28,6 +28,8 @@ def _revcumsum(g: Tensor, axis: int) -> Tensor:
 class CumSum(Function):
     """y_i = sum_{j <= i} x_j along ``axis``.  dx_i = sum_{k >= i} dy_k (a reversed cumsum)."""
 
+    saved_inputs = ()
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
