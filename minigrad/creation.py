@@ -89,22 +89,37 @@ def full(
     )
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(t.xp.zeros(t.shape, dtype=as_dtype(dtype) if dtype else t.dtype), requires_grad, None)
+def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, np.dtype, Any]:
+    """(array module, dtype, device) for a ``*_like`` result: ``t``'s unless given."""
+    dt = t.dtype if dtype is None else as_dtype(dtype)
+    if device is None:
+        return t.xp, dt, t.device if t.device.type == "cuda" else None
+    return _xp(device), dt, device
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(t.xp.ones(t.shape, dtype=as_dtype(dtype) if dtype else t.dtype), requires_grad, None)
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Zeros with ``t``'s shape, and its dtype and device unless given."""
+    xp, dt, dev = _like(t, dtype, device)
+    return _finish(xp.zeros(t.shape, dtype=dt), requires_grad, dev)
 
 
-def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _finish(
-        t.xp.full(t.shape, fill_value, dtype=as_dtype(dtype) if dtype else t.dtype), requires_grad, None
-    )
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Ones with ``t``'s shape, and its dtype and device unless given."""
+    xp, dt, dev = _like(t, dtype, device)
+    return _finish(xp.ones(t.shape, dtype=dt), requires_grad, dev)
 
 
-def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return zeros_like(t, dtype, requires_grad)
+def full_like(
+    t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
+    """``fill_value`` with ``t``'s shape, and its dtype and device unless given."""
+    xp, dt, dev = _like(t, dtype, device)
+    return _finish(xp.full(t.shape, fill_value, dtype=dt), requires_grad, dev)
+
+
+def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """An uninitialised (here: zero) tensor with ``t``'s shape, and its dtype and device unless given."""
+    return zeros_like(t, dtype, requires_grad, device)
 
 
 def arange(
@@ -202,12 +217,28 @@ def normal(
     )
 
 
-def randn_like(t: Tensor, dtype: Any = None) -> Tensor:
-    return _finish(_normal(t.xp, 0.0, 1.0, t.shape, dtype or t.dtype), False, None)
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Standard normal samples with ``t``'s shape, and its dtype and device unless given."""
+    xp, dt, dev = _like(t, dtype, device)
+    return _finish(_normal(xp, 0.0, 1.0, t.shape, dt), requires_grad, dev)
 
 
-def rand_like(t: Tensor, dtype: Any = None) -> Tensor:
-    return _finish(_uniform(t.xp, 0.0, 1.0, t.shape, dtype or t.dtype), False, None)
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Uniform samples in [0, 1) with ``t``'s shape, and its dtype and device unless given."""
+    xp, dt, dev = _like(t, dtype, device)
+    return _finish(_uniform(xp, 0.0, 1.0, t.shape, dt), requires_grad, dev)
+
+
+def randint_like(
+    t: Tensor, low: int, high: int | None = None, dtype: Any = None, device: Any = None
+) -> Tensor:
+    """Integers in [low, high) with ``t``'s shape, and its dtype and device unless given;
+    ``randint_like(t, high)`` starts at 0."""
+    if high is None:
+        low, high = 0, low
+    xp, dt, dev = _like(t, dtype, device)
+    vals = _integers(xp, low, high, t.shape, np.dtype(np.int64))
+    return _finish(vals.astype(dt, copy=False), False, dev)
 
 
 def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor:

@@ -216,19 +216,20 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """x / max(||x||_p, eps) along ``dim``."""
-    if p == 2.0:
-        norm = (input * input).sum(dim, keepdim=True).sqrt()
-    else:
-        norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
+    """x / max(||x||_p, eps) along ``dim`` (a zero row has a finite gradient, as in PyTorch)."""
+    from ..ops.norms import vector_norm
+
+    norm = vector_norm(input, p, dim, keepdim=True)
     return input / maximum(norm, _make(input.xp.asarray(eps, dtype=input.dtype)))
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``."""
+    from ..ops.norms import vector_norm
+
     e = _make(x1.xp.asarray(eps, dtype=x1.dtype))
-    n1 = maximum((x1 * x1).sum(dim).sqrt(), e)
-    n2 = maximum((x2 * x2).sum(dim).sqrt(), e)
+    n1 = maximum(vector_norm(x1, 2, dim), e)  # vector_norm: a zero vector has a zero, not nan, gradient
+    n2 = maximum(vector_norm(x2, 2, dim), e)
     return (x1 * x2).sum(dim) / (n1 * n2)
 
 

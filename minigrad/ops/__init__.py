@@ -23,9 +23,14 @@ from .arithmetic import (
     sum_to,
 )
 from .arithmetic import to_device_op as to_device
+from .decomp import cholesky, det, logdet, slogdet
+from .decomp import inv as inverse
 from .indexing import gather, getitem, index_put, index_select, masked_fill, scatter_add, unwrap_index
 from .linalg import bmm, dot, einsum, matmul, mm
+from .matrix import ger, outer, tril, triu
+from .norms import norm
 from .reduction import (
+    SafeSqrt,
     all,
     amax,
     amin,
@@ -43,6 +48,7 @@ from .reduction import (
     sum,
     var,
 )
+from .scan import cumprod, cumsum
 from .shape import (
     cat,
     chunk,
@@ -54,6 +60,7 @@ from .shape import (
     flip,
     movedim,
     mT,
+    narrow,
     pad,
     permute,
     repeat,
@@ -69,9 +76,13 @@ from .shape import (
     unsqueeze,
     view,
 )
+from .sorting import argsort, argwhere, nonzero, sort, topk
+from .tensor_extras import Size, _shape, _size, new_empty, new_full, new_ones, new_tensor, new_zeros, type_
 from .unary import (
     allclose,
     clamp,
+    clamp_max,
+    clamp_min,
     clip,
     cos,
     dropout,
@@ -184,7 +195,33 @@ _METHODS = [
     "index_select",
     "masked_fill",
     "matmul",
+    "mm",
+    "bmm",
     "dot",
+    "narrow",
+    "norm",
+    "cumsum",
+    "cumprod",
+    "sort",
+    "argsort",
+    "topk",
+    "clamp_min",
+    "clamp_max",
+    "nonzero",
+    "argwhere",
+    "outer",
+    "ger",
+    "tril",
+    "triu",
+    "inverse",
+    "det",
+    "logdet",
+    "slogdet",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+    "new_empty",
+    "new_tensor",
     "eq",
     "ne",
     "lt",
@@ -212,6 +249,10 @@ def _install_methods() -> None:
     Tensor.multiply = mul
     Tensor.subtract = sub
     Tensor.cast = cast
+    Tensor.type = type_
+    Tensor.shape = property(_shape, doc="The shape, a :class:`Size` (a tuple), as ``torch.Size``.")
+    Tensor.size = _size
+    Tensor.cholesky = cholesky
 
 
 _install_methods()
@@ -301,12 +342,39 @@ DIFFERENTIABLE = [
     "scatter_add",
     "index_select",
     "masked_fill",
+    "narrow",
+    "norm",
+    "linalg.vector_norm",
+    "linalg.norm",
+    "cumsum",
+    "cumprod",
+    "sort",
+    "topk",
+    "clamp_min",
+    "clamp_max",
+    "outer",
+    "ger",
+    "tril",
+    "triu",
+    "inverse",
+    "det",
+    "slogdet",
+    "logdet",
+    "cholesky",
+    # minigrad.linalg
+    "linalg.inv",
+    "linalg.solve",
+    "linalg.matrix_norm",
+    "linalg.eigh",
+    "linalg.qr",
 ]
 
 __all__ = sorted(
     n
     for n, v in list(globals().items())
     if not n.startswith("_")
-    and n not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index"}
+    and n
+    not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index", "SafeSqrt", "type_"}
+    and not n.startswith("new_")
     and callable(v)
 )

@@ -236,7 +236,7 @@ class RPowScalar(Function):
 
 
 class Pow(Function):
-    """y = a ** b.  da = dy * b * a**(b-1), db = dy * y * log(a) (taken as 0 where a == 0)."""
+    """y = a ** b.  da = dy * b * a**(b-1) (0 where b == 0), db = dy * y * log(a) (0 where a <= 0)."""
 
     def forward(self, a: Any, b: Any) -> Any:
         self.y = a**b
@@ -247,8 +247,8 @@ class Pow(Function):
 
         a, b = self.inputs
         ga = gb = None
-        if self.needs_input_grad[0]:
-            ga = _unbroadcast(gy * b * pow(a, b - 1.0), a)
+        if self.needs_input_grad[0]:  # 0 where b == 0 (not 0 * 0^-1 = nan at a == 0), as in PyTorch
+            ga = _unbroadcast(where(b.detach() == 0, 0.0, gy * b * pow(a, b - 1.0)), a)
         if self.needs_input_grad[1]:
             safe = a.detach() > 0
             loga = log(where(safe, a, 1.0))

@@ -358,3 +358,21 @@ def flip(x: Tensor, dims: Any) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     axes = {normalize_dim(d, x.ndim, "flip") for d in dims}
     return getitem(x, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim)))
+
+
+def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    """The slice ``start : start + length`` along ``dim`` (``start`` may be negative or a 0-d tensor)."""
+    from .indexing import getitem
+
+    axis = normalize_dim(dim, x.ndim, "narrow")
+    n = x.shape[axis]
+    start = int(start)
+    if start < 0:
+        start += n
+    length = int(length)
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise IndexError(
+            f"narrow: start ({start}) + length ({length}) exceeds dim {axis} of size {n} "
+            f"(shape {tuple(x.shape)})"
+        )
+    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))

@@ -543,3 +543,13 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         return x * 0.0
     return Dropout(p)(x)
+
+
+def clamp_min(x: Tensor, min: Any) -> Tensor:
+    """``clamp(x, min=min)``."""
+    return clamp(x, min=min)
+
+
+def clamp_max(x: Tensor, max: Any) -> Tensor:
+    """``clamp(x, max=max)``."""
+    return clamp(x, max=max)
