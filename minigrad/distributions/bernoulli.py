@@ -96,5 +96,3 @@ class Bernoulli(Distribution):
         if expand:
             values = xp.broadcast_to(values, (2,) + self._batch_shape)
         return Tensor._make(values)
-
-

@@ -14,7 +14,14 @@ from ..ops import broadcast_to, clamp, gather, squeeze, sum
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import as_float_tensor, lazy_property, logits_to_probs, nan_like, normalize_logits, probs_to_logits
+from .utils import (
+    as_float_tensor,
+    lazy_property,
+    logits_to_probs,
+    nan_like,
+    normalize_logits,
+    probs_to_logits,
+)
 
 
 class Categorical(Distribution):
@@ -116,5 +123,3 @@ class Categorical(Distribution):
         if expand:
             values = xp.broadcast_to(values, (self._num_events,) + self._batch_shape)
         return Tensor._make(values)
-
-

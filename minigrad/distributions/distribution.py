@@ -156,14 +156,15 @@ class Distribution:
         valid = support.check(value)
         if not bool(valid.array.all()):
             raise ValueError(
-                f"Expected value argument ({type(value).__name__} of shape {tuple(value.shape)}) to be within "
-                f"the support ({support!r}) of the distribution {self!r}, but found invalid values:\n{value}"
+                f"Expected value argument ({type(value).__name__} of shape {tuple(value.shape)}) to be "
+                f"within the support ({support!r}) of the distribution {self!r}, but found invalid "
+                f"values:\n{value}"
             )
 
     def __repr__(self) -> str:
         names = [k for k in self.arg_constraints if k in self.__dict__]
+        vals = [self.__dict__[k] for k in names]
         args = ", ".join(
-            f"{k}: {tuple(self.__dict__[k].shape) if self.__dict__[k].numel() != 1 else self.__dict__[k].item()}"
-            for k in names
+            f"{k}: {v.item() if v.numel() == 1 else tuple(v.shape)}" for k, v in zip(names, vals)
         )
         return f"{type(self).__name__}({args})"

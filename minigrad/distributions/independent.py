@@ -16,7 +16,10 @@ class Independent(Distribution):
     arg_constraints: dict = {}
 
     def __init__(
-        self, base_distribution: Distribution, reinterpreted_batch_ndims: int, validate_args: bool | None = None
+        self,
+        base_distribution: Distribution,
+        reinterpreted_batch_ndims: int,
+        validate_args: bool | None = None,
     ) -> None:
         n = int(reinterpreted_batch_ndims)
         if n > len(base_distribution.batch_shape) or n < 0:
@@ -50,7 +53,11 @@ class Independent(Distribution):
     @property
     def support(self) -> constraints.Constraint:  # type: ignore[override]
         s = self.base_dist.support
-        return constraints.independent(s, self.reinterpreted_batch_ndims) if self.reinterpreted_batch_ndims else s
+        return (
+            constraints.independent(s, self.reinterpreted_batch_ndims)
+            if self.reinterpreted_batch_ndims
+            else s
+        )
 
     @property
     def mean(self) -> Tensor:

@@ -11,11 +11,11 @@ from typing import Any
 
 from ..ops import log, softplus, sum, where
 from ..tensor import Tensor
+from ._linalg import solve_triangular
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
 from .independent import Independent
-from ._linalg import solve_triangular
 from .multivariate_normal import MultivariateNormal, batch_mahalanobis, half_log_det
 from .normal import Normal
 from .uniform import Uniform

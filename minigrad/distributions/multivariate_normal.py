@@ -31,7 +31,10 @@ def half_log_det(l_: Tensor) -> Tensor:
 
 
 class MultivariateNormal(Distribution):
-    """N(loc, Sigma) over vectors of size n.  log p(x) = -(n log 2pi + |L^{-1}(x - loc)|^2)/2 - sum log diag L."""
+    """N(loc, Sigma) over vectors of size n.
+
+    log p(x) = -(n log 2pi + |L^{-1}(x - loc)|^2) / 2 - sum log diag L.
+    """
 
     arg_constraints = {
         "loc": constraints.real_vector,
@@ -59,7 +62,9 @@ class MultivariateNormal(Distribution):
                 "MultivariateNormal: exactly one of covariance_matrix or precision_matrix or scale_tril "
                 "may be specified."
             )
-        mat = as_float_tensor(next(m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None))
+        mat = as_float_tensor(
+            next(m for m in (covariance_matrix, precision_matrix, scale_tril) if m is not None)
+        )
         name = ["covariance_matrix", "precision_matrix", "scale_tril"][given.index(True)]
         if mat.ndim < 2 or mat.shape[-1] != mat.shape[-2]:
             raise ValueError(

@@ -1,4 +1,6 @@
-"""Bijections for ``TransformedDistribution``: ``y = t(x)``, ``x = t.inv(y)``, ``t.log_abs_det_jacobian(x, y)``.
+"""Bijections for ``TransformedDistribution``: ``y = t(x)``, ``x = t.inv(y)``, log|dy/dx|.
+
+``t.log_abs_det_jacobian(x, y)`` gives the log-determinant of the Jacobian, elementwise.
 
 ``ExpTransform``, ``SigmoidTransform``, ``TanhTransform`` are elementwise (event_dim 0);
 ``AffineTransform(loc, scale, event_dim)`` sums its log-det over ``event_dim`` rightmost dims.
@@ -179,7 +181,11 @@ class AffineTransform(Transform):
 
     @property
     def domain(self) -> constraints.Constraint:  # type: ignore[override]
-        return constraints.real if self._event_dim == 0 else constraints.independent(constraints.real, self._event_dim)
+        return (
+            constraints.real
+            if self._event_dim == 0
+            else constraints.independent(constraints.real, self._event_dim)
+        )
 
     @property
     def codomain(self) -> constraints.Constraint:  # type: ignore[override]
@@ -206,4 +212,3 @@ class AffineTransform(Transform):
             if res.shape != x.shape:
                 res = broadcast_to(res, tuple(np.broadcast_shapes(res.shape, x.shape)))
         return sum_rightmost(res, self._event_dim)
-

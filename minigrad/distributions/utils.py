@@ -17,7 +17,9 @@ def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
     (the default dtype when there is no tensor)."""
     tensors = [v for v in values if isinstance(v, Tensor)]
     if not tensors and not all(isinstance(v, (int, float, np.number)) for v in values):
-        raise TypeError(f"broadcast_all: expected Tensors or numbers, got {[type(v).__name__ for v in values]}")
+        raise TypeError(
+            f"broadcast_all: expected Tensors or numbers, got {[type(v).__name__ for v in values]}"
+        )
     like = tensors[0] if tensors else None
     out = []
     for v in values:
