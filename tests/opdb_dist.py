@@ -422,3 +422,57 @@ register(
     lambda m1, a1, m2, a2: _kl_mvn_np(m1, _spd_np(a1), m2, _tril_np(a2) @ np.swapaxes(_tril_np(a2), -1, -2)),
     [S(arr(3), arr(3, 3), arr(3), arr(3, 3)), S(arr(2, 3), arr(3, 3), arr(3), arr(2, 3, 3), desc="batched")],
 )
+
+
+# --- special functions (minigrad.ops.special) and Beta ----------------------------------------------------
+try:
+    import scipy.special as _sp
+except ImportError:  # the forward test then only checks finiteness; test_distributions checks the series
+    _sp = None
+
+register(
+    "lgamma",
+    mg.lgamma,
+    np.vectorize(math.lgamma),
+    [S(pos(3, 4, low=0.1, high=8.0)), S(arr(5, low=-2.8, high=-2.2), desc="negative")],
+    covers=("lgamma", "Lgamma"),
+)
+register(
+    "digamma",
+    mg.digamma,
+    _sp.digamma if _sp else None,
+    [S(pos(3, 4, low=0.1, high=8.0)), S(arr(4, low=-0.8, high=-0.2), desc="negative")],
+    covers=("digamma", "Polygamma"),
+)
+register(
+    "polygamma",
+    lambda x, n: mg.polygamma(n, x),
+    (lambda x, n: _sp.polygamma(n, x)) if _sp else None,
+    [S(pos(3, low=0.2, high=6.0), 1), S(pos(2, 3, low=0.5, high=6.0), 2)],
+)
+
+
+def _beta_lp(a, b, x):
+    lb = np.vectorize(math.lgamma)
+    return (a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - (lb(a) + lb(b) - lb(a + b))
+
+
+register(
+    "dist.Beta.log_prob",
+    lambda a, b, x: D.Beta(a, b).log_prob(x),
+    _beta_lp,
+    [S(pos(3), pos(3), probs(4, 3)), S(pos(2, 1), pos(3), probs(2, 3), desc="broadcast")],
+)
+register("dist.Beta.entropy", lambda a, b: D.Beta(a, b).entropy(), None, [S(pos(3), pos(3))])
+register(
+    "dist.Beta.moments",
+    lambda a, b: (D.Beta(a, b).mean, D.Beta(a, b).variance),
+    lambda a, b: (a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))),
+    [S(pos(3), pos(3))],
+)
+register(
+    "dist.kl.Beta-Beta",
+    lambda a, b, c, d: D.kl_divergence(D.Beta(a, b), D.Beta(c, d)),
+    None,
+    [S(pos(3), pos(3), pos(3), pos(3))],
+)

@@ -105,6 +105,7 @@ def test_expand():
             "scale_tril",
         ),
         (lambda: D.Uniform(T([1.0]), T([0.0])), "Uniform", "low"),
+        (lambda: D.Beta(T([1.0]), T([-0.5])), "Beta", "concentration0"),
     ],
 )
 def test_invalid_parameters_raise(make, dist, param):
@@ -119,6 +120,7 @@ def test_invalid_parameters_raise(make, dist, param):
         (lambda: D.Categorical(probs=T([0.3, 0.7])), mg.tensor([2])),
         (lambda: D.Categorical(probs=T([0.3, 0.7])), mg.tensor([-1])),
         (lambda: D.Uniform(T([0.0]), T([1.0])), T([1.5])),
+        (lambda: D.Beta(T([2.0]), T([2.0])), T([1.5])),
         (lambda: D.TransformedDistribution(D.Normal(0.0, 1.0), [D.TanhTransform()]), mg.tensor([1.5])),
     ],
 )
@@ -171,6 +173,7 @@ DISTS = {
     ),
     "Independent": lambda: D.Independent(D.Normal(T([0.0, 1.0]), T([1.0, 0.5])), 1),
     "Tanh": lambda: D.TransformedDistribution(D.Normal(T([0.0, 1.0]), T([1.0, 0.5])), [D.TanhTransform()]),
+    "Beta": lambda: D.Beta(T([0.5, 2.0]), T([0.8, 3.0])),
 }
 
 
@@ -187,7 +190,9 @@ def test_manual_seed_makes_samples_reproducible(name):
     assert not d.sample().requires_grad
 
 
-@pytest.mark.parametrize("name", ["Normal", "Uniform", "Bernoulli", "MultivariateNormal", "Independent"])
+@pytest.mark.parametrize(
+    "name", ["Normal", "Uniform", "Bernoulli", "MultivariateNormal", "Independent", "Beta"]
+)
 def test_sample_mean_and_variance(name):
     d = DISTS[name]()
     x = d.sample((20000,)).numpy()
@@ -355,6 +360,7 @@ F32 = {
     "MultivariateNormalPrecision": lambda a: D.MultivariateNormal(a["loc"], precision_matrix=a["cov"]),
     "Independent": lambda a: D.Independent(D.Normal(a["loc"], a["scale"]), 1),
     "Tanh": lambda a: D.TransformedDistribution(D.Normal(a["loc"], a["scale"]), [D.TanhTransform()]),
+    "Beta": lambda a: D.Beta(a["scale"], a["p"]),
     "Sigmoid": lambda a: D.TransformedDistribution(D.Normal(a["loc"], a["scale"]), [D.SigmoidTransform()]),
 }
 
@@ -569,6 +575,18 @@ def _cases(td):
             td.TransformedDistribution(td.Normal(t(_LOC), t(_SCALE)), [td.ExpTransform()]),
             np.exp(x),
         ),
+        (
+            "Beta",
+            D.Beta(T(_SCALE), T(_P * 3)),
+            td.Beta(t(_SCALE), t(_P * 3)),
+            rng.uniform(0.02, 0.98, size=(4, 2, 3)),
+        ),
+        (
+            "Beta-small",
+            D.Beta(T([0.5, 0.3]), T([0.7, 2.0])),
+            td.Beta(t([0.5, 0.3]), t([0.7, 2.0])),
+            np.array([0.1, 0.9]),
+        ),
     ]
 
 
@@ -579,7 +597,7 @@ def _cmp(a, b, what):
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10, equal_nan=True, err_msg=what)
 
 
-@pytest.mark.parametrize("idx", range(13))
+@pytest.mark.parametrize("idx", range(15))
 def test_against_torch(idx):
     torch = pytest.importorskip("torch")
     td = torch.distributions
@@ -588,7 +606,7 @@ def test_against_torch(idx):
     vm = mg.tensor(v)
     _cmp(p.log_prob(vm), q.log_prob(vt), f"{name}.log_prob")
     assert p.batch_shape == tuple(q.batch_shape) and p.event_shape == tuple(q.event_shape)
-    assert p.has_rsample == q.has_rsample
+    assert p.has_rsample == q.has_rsample or name.startswith("Beta")  # no implicit Gamma gradients
     if not isinstance(p, D.TransformedDistribution):
         _cmp(p.entropy(), q.entropy(), f"{name}.entropy")
         for attr in ("mean", "stddev", "variance", "mode"):
@@ -645,10 +663,17 @@ def _kl_cases(td):
             td.Uniform(t(_LO), t(_HI)),
             td.Uniform(t(_LO - 1), t(_HI + np.array([1.0, -1.5, 1.0]))),
         ),
+        (
+            "Beta",
+            D.Beta(T(_SCALE), T(_P)),
+            D.Beta(T(_P), T(_SCALE[0])),
+            td.Beta(t(_SCALE), t(_P)),
+            td.Beta(t(_P), t(_SCALE[0])),
+        ),
     ]
 
 
-@pytest.mark.parametrize("idx", range(6))
+@pytest.mark.parametrize("idx", range(7))
 def test_kl_against_torch(idx):
     torch = pytest.importorskip("torch")
     name, p, q, tp, tq = _kl_cases(torch.distributions)[idx]
@@ -663,3 +688,49 @@ def test_multinomial_errors_like_torch():
             torch.multinomial(torch.tensor(probs), n)
         with pytest.raises(ValueError):
             mg.multinomial(T(probs), n)
+
+
+# --- special functions ------------------------------------------------------------------------------------
+def test_special_function_series_match_reference():
+    """The SciPy-free series (used without SciPy/cupyx) against math.lgamma and finite differences."""
+    from minigrad.ops import special
+
+    x = np.concatenate([np.linspace(0.01, 40, 400), [1e-3, 0.5, 1.0, 2.0, 1e3]])
+    ref = np.array([math.lgamma(v) for v in x])
+    np.testing.assert_allclose(special._lgamma_series(np, x), ref, rtol=1e-13, atol=1e-13)
+    xn = np.array([-0.5, -1.5, -2.7, -0.1])
+    np.testing.assert_allclose(special._lgamma_series(np, xn), [math.lgamma(v) for v in xn], atol=1e-13)
+    h = 1e-5
+    for n in range(3):
+        if n == 0:
+            num = (np.array([math.lgamma(v + h) - math.lgamma(v - h) for v in x[x > 0.1]])) / (2 * h)
+        else:
+            num = (
+                special._polygamma_series(np, n - 1, x[x > 0.1] + h)
+                - special._polygamma_series(np, n - 1, x[x > 0.1] - h)
+            ) / (2 * h)
+        np.testing.assert_allclose(special._polygamma_series(np, n, x[x > 0.1]), num, rtol=1e-6, atol=1e-6)
+    # digamma(1) = -Euler's gamma, trigamma(1) = pi^2 / 6
+    assert special._polygamma_series(np, 0, np.array([1.0]))[0] == pytest.approx(
+        -0.5772156649015329, abs=1e-14
+    )
+    assert special._polygamma_series(np, 1, np.array([1.0]))[0] == pytest.approx(math.pi**2 / 6, abs=1e-14)
+
+
+def test_special_functions_api(monkeypatch):
+    x = T([0.5, 1.0, 3.0], np.float32)
+    assert mg.lgamma(x).dtype == np.float32 and x.digamma().dtype == np.float32
+    np.testing.assert_allclose(x.lgamma().numpy(), [math.lgamma(v) for v in (0.5, 1.0, 3.0)], rtol=1e-6)
+    np.testing.assert_allclose(x.polygamma(1).numpy(), mg.polygamma(1, x).numpy())
+    with pytest.raises(TypeError, match="lgamma.*floating"):
+        mg.lgamma(mg.tensor([1, 2]))
+    with pytest.raises(ValueError, match="polygamma.*non-negative"):
+        mg.polygamma(-1, x)
+    from minigrad.ops import special
+
+    y = T([0.3, 2.5, -0.5])
+    expect = (mg.lgamma(y).numpy(), mg.digamma(y).numpy(), mg.polygamma(2, T([0.3, 2.5])).numpy())
+    monkeypatch.setattr(special, "_special", lambda xp: None)  # the SciPy-free path
+    np.testing.assert_allclose(mg.lgamma(y).numpy(), expect[0], rtol=1e-12)
+    np.testing.assert_allclose(mg.digamma(y).numpy(), expect[1], rtol=1e-12)
+    np.testing.assert_allclose(mg.polygamma(2, T([0.3, 2.5])).numpy(), expect[2], rtol=1e-12)

@@ -7,6 +7,7 @@ gradients of any order come free. Sampling draws from minigrad's global RNG (``m
 
 from . import constraints, transforms
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical
 from .distribution import Distribution
 from .independent import Independent
@@ -20,6 +21,7 @@ from .uniform import Uniform
 __all__ = [
     "AffineTransform",
     "Bernoulli",
+    "Beta",
     "Categorical",
     "Distribution",
     "ExpTransform",

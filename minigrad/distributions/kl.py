@@ -9,10 +9,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..ops import log, softplus, sum, where
+from ..ops import digamma, lgamma, log, softplus, sum, where
 from ..tensor import Tensor
 from ._linalg import solve_triangular
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical
 from .distribution import Distribution
 from .independent import Independent
@@ -129,3 +130,14 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
     tr = sum(sum(solve_triangular(lq, lp, upper=False) ** 2, -1), -1)
     maha = batch_mahalanobis(lq, q.loc - p.loc)
     return term + (tr + maha - n) * 0.5
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p: Beta, q: Beta) -> Tensor:
+    sp, sq = p.concentration1 + p.concentration0, q.concentration1 + q.concentration0
+    t1 = lgamma(q.concentration1) + lgamma(q.concentration0) + lgamma(sp)
+    t2 = lgamma(p.concentration1) + lgamma(p.concentration0) + lgamma(sq)
+    t3 = (p.concentration1 - q.concentration1) * digamma(p.concentration1)
+    t4 = (p.concentration0 - q.concentration0) * digamma(p.concentration0)
+    t5 = (sq - sp) * digamma(sp)
+    return t1 - t2 + t3 + t4 + t5

@@ -69,6 +69,7 @@ from .shape import (
     unsqueeze,
     view,
 )
+from .special import digamma, lgamma, polygamma
 from .unary import (
     allclose,
     clamp,
@@ -139,6 +140,8 @@ _METHODS = [
     "sigmoid",
     "relu",
     "erf",
+    "lgamma",
+    "digamma",
     "square",
     "clamp",
     "clip",
@@ -212,6 +215,7 @@ def _install_methods() -> None:
     Tensor.multiply = mul
     Tensor.subtract = sub
     Tensor.cast = cast
+    Tensor.polygamma = lambda self, n: polygamma(n, self)
 
 
 _install_methods()
@@ -241,6 +245,9 @@ DIFFERENTIABLE = [
     "tanh",
     "sigmoid",
     "erf",
+    "lgamma",
+    "digamma",
+    "polygamma",
     "square",
     "relu",
     "leaky_relu",
