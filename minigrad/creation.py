@@ -222,16 +222,14 @@ def normal(
     if bool(xp.any(xp.asarray(sd) < 0)):
         raise ValueError("normal: expects all elements of std >= 0.0")
     try:
-        shape = np.broadcast_shapes(xp.shape(m), xp.shape(sd))
+        shape = np.broadcast_shapes(getattr(m, "shape", ()), getattr(sd, "shape", ()))
     except ValueError:
         raise ValueError(
-            f"normal: mean of shape {tuple(xp.shape(m))} and std of shape {tuple(xp.shape(sd))} cannot be "
-            "broadcast together"
+            f"normal: mean of shape {tuple(getattr(m, 'shape', ()))} and std of shape "
+            f"{tuple(getattr(sd, 'shape', ()))} cannot be broadcast together"
         ) from None
-    out_dtype = as_dtype(dtype) if dtype is not None else (
-        mean.dtype if isinstance(mean, Tensor) and isinstance(std, Tensor) and mean.dtype == std.dtype
-        else np.result_type(*(t.dtype for t in (mean, std) if isinstance(t, Tensor)))
-    )
+    tensor_dtypes = [t.dtype for t in (mean, std) if isinstance(t, Tensor)]
+    out_dtype = as_dtype(dtype) if dtype is not None else np.result_type(*tensor_dtypes)
     z = _normal(xp, 0.0, 1.0, shape, out_dtype, generator)
     return Tensor._make((z * sd + m).astype(out_dtype, copy=False))
 

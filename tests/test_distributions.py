@@ -84,6 +84,10 @@ def test_expand():
     assert m.batch_shape == (4,) and m.sample().shape == (4, 2)
     i = D.Independent(D.Normal(T(np.zeros(3)), T(np.ones(3))), 1).expand((2,))
     assert i.batch_shape == (2,) and i.event_shape == (3,)
+    t = D.TransformedDistribution(D.Normal(T([0.0, 1.0]), T([1.0, 2.0])), [D.TanhTransform()]).expand((3, 2))
+    assert t.batch_shape == (3, 2) and t.sample((4,)).shape == (4, 3, 2)
+    be = D.Beta(T(2.0), T(3.0)).expand((2,))
+    assert be.sample().shape == (2,)
 
 
 # --- validation -------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ _make = Tensor._make
 
 
 def _arr(x: Any) -> Any:
-    return x.array if isinstance(x, Tensor) else np.asarray(x)
+    """The raw array of a Tensor; numbers pass through (so they compare with CuPy arrays too)."""
+    return x.array if isinstance(x, Tensor) else x
 
 
 class Constraint:

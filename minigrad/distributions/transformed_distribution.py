@@ -48,6 +48,18 @@ class TransformedDistribution(Distribution):
         cut = len(shape) - event_dim
         super().__init__(shape[:cut], shape[cut:], validate_args)
 
+    def expand(self, batch_shape: Any, _instance: Any = None) -> TransformedDistribution:
+        new = self._get_checked_instance(TransformedDistribution, _instance)
+        shape = tuple(batch_shape)
+        full = shape + self.event_shape
+        for t in reversed(self.transforms):
+            full = t.inverse_shape(full)
+        new.base_dist = self.base_dist.expand(full[: len(full) - len(self.base_dist.event_shape)])
+        new.transforms = self.transforms
+        Distribution.__init__(new, shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]
         return self.base_dist.has_rsample
