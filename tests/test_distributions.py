@@ -304,6 +304,9 @@ def test_transformed_distribution_with_affine_is_normal():
     np.testing.assert_allclose(td.log_prob(y).numpy(), D.Normal(T(2.0), T(3.0)).log_prob(y).numpy())
     np.testing.assert_allclose(td.cdf(y).numpy(), D.Normal(T(2.0), T(3.0)).cdf(y).numpy())
     assert td.has_rsample and td.rsample((4,)).shape == (4,)
+    affine = D.AffineTransform(T([0.0, 1.0]), T([-1.0, 2.0]))
+    flipped = D.TransformedDistribution(D.Normal(0.0, 1.0), [affine])
+    np.testing.assert_allclose(flipped.cdf(T([0.5, 0.5])).numpy(), [0.6914624612740131, 0.4012936743170763])
 
 
 # --- stability --------------------------------------------------------------------------------------------

@@ -95,10 +95,13 @@ class TransformedDistribution(Distribution):
         return lp + sum_rightmost(self.base_dist.log_prob(y), event_dim - len(self.base_dist.event_shape))
 
     def cdf(self, value: Tensor) -> Tensor:
+        """The base cdf at the pre-image, flipped (1 - F) where the composed transform decreases."""
         for t in reversed(self.transforms):
             value = t.inv(value)
         v = self.base_dist.cdf(value)
-        sign = 1
+        sign: Any = 1
         for t in self.transforms:
             sign = sign * t.sign
-        return v if sign == 1 else 1.0 - v
+        if isinstance(sign, int) and sign == 1:
+            return v
+        return (v - 0.5) * sign + 0.5
