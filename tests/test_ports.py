@@ -8,7 +8,6 @@ must learn to the same bar.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 import types
@@ -68,8 +67,10 @@ def test_import_rewrite():
     assert _to_minigrad("import torch.nn as nn") == "import minigrad.nn as nn"
     assert _to_minigrad("import torch.nn.functional as F") == "import minigrad.nn.functional as F"
     assert _to_minigrad("from torch import optim") == "from minigrad import optim"
-    assert _to_minigrad("from torch.distributions import Normal") == "from minigrad.distributions import Normal"
-    assert _to_minigrad("from torch.utils.data import DataLoader") == "from minigrad.utils.data import DataLoader"
+    assert _to_minigrad("from torch.distributions import Normal") == (
+        "from minigrad.distributions import Normal")
+    assert _to_minigrad("from torch.utils.data import DataLoader") == (
+        "from minigrad.utils.data import DataLoader")
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

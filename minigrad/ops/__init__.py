@@ -77,6 +77,7 @@ from .shape import (
     view,
 )
 from .sorting import argsort, argwhere, nonzero, sort, topk
+from .special import digamma, lgamma, polygamma
 from .tensor_extras import Size, _shape, _size, new_empty, new_full, new_ones, new_tensor, new_zeros, type_
 from .unary import (
     allclose,
@@ -150,6 +151,8 @@ _METHODS = [
     "sigmoid",
     "relu",
     "erf",
+    "lgamma",
+    "digamma",
     "square",
     "clamp",
     "clip",
@@ -253,6 +256,7 @@ def _install_methods() -> None:
     Tensor.shape = property(_shape, doc="The shape, a :class:`Size` (a tuple), as ``torch.Size``.")
     Tensor.size = _size
     Tensor.cholesky = cholesky
+    Tensor.polygamma = lambda self, n: polygamma(n, self)
 
 
 _install_methods()
@@ -282,6 +286,9 @@ DIFFERENTIABLE = [
     "tanh",
     "sigmoid",
     "erf",
+    "lgamma",
+    "digamma",
+    "polygamma",
     "square",
     "relu",
     "leaky_relu",

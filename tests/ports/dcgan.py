@@ -66,7 +66,7 @@ def main(epochs=4, seed=1, batch_size=64):
     optimizerD = optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optimizerG = optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
     log = []
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         for idx in torch.randperm(len(real_data)).split(batch_size):
             # (1) update D: maximize log(D(x)) + log(1 - D(G(z)))
             netD.zero_grad()

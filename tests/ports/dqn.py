@@ -7,7 +7,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
-
 from envs import CartPole
 
 
@@ -68,7 +67,8 @@ def main(total_timesteps=7000, seed=1, learning_starts=500, batch_size=64, gamma
             action = torch.argmax(q_values, dim=1).item()
         next_obs, reward, terminated, truncated, _ = env.step(action)
         i = global_step % buffer_size
-        obs_buf[i], next_obs_buf[i], act_buf[i], rew_buf[i], done_buf[i] = obs, next_obs, action, reward, terminated
+        obs_buf[i], next_obs_buf[i], act_buf[i] = obs, next_obs, action
+        rew_buf[i], done_buf[i] = reward, terminated
         obs = next_obs
         if terminated or truncated:
             obs, _ = env.reset()
@@ -77,16 +77,15 @@ def main(total_timesteps=7000, seed=1, learning_starts=500, batch_size=64, gamma
             observations = torch.tensor(obs_buf[idx])
             with torch.no_grad():
                 target_max, _ = target_network(torch.tensor(next_obs_buf[idx])).max(dim=1)
-                td_target = torch.tensor(rew_buf[idx]) + gamma * target_max * (1 - torch.tensor(done_buf[idx]))
+                not_done = 1 - torch.tensor(done_buf[idx])
+                td_target = torch.tensor(rew_buf[idx]) + gamma * target_max * not_done
             old_val = q_network(observations).gather(1, torch.tensor(act_buf[idx]).unsqueeze(1)).squeeze()
             loss = F.mse_loss(td_target, old_val)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            for target_network_param, q_network_param in zip(target_network.parameters(), q_network.parameters()):
-                target_network_param.data.copy_(
-                    tau * q_network_param.data + (1.0 - tau) * target_network_param.data
-                )
+            for target_param, q_param in zip(target_network.parameters(), q_network.parameters()):
+                target_param.data.copy_(tau * q_param.data + (1.0 - tau) * target_param.data)
     return {"eval_return": evaluate(q_network, CartPole(seed=seed + 100))}
 
 

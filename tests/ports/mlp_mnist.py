@@ -1,5 +1,4 @@
 """pytorch/examples `mnist` shrunk to 8x8 digits: an MLP with dropout, Adadelta and StepLR."""
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

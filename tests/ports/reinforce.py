@@ -5,9 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
-from torch.distributions import Categorical
-
 from envs import CartPole
+from torch.distributions import Categorical
 
 gamma = 0.99
 eps = np.finfo(np.float32).eps.item()
@@ -66,13 +65,13 @@ def main(episodes=150, seed=543):
     lengths = []
     for _ in range(episodes):
         state, _ = env.reset()
-        for t in range(1, 10000):
+        for _ in range(10000):
             action = select_action(policy, state)
             state, reward, terminated, truncated, _ = env.step(action)
             policy.rewards.append(reward)
             if terminated or truncated:
                 break
-        lengths.append(t)
+        lengths.append(len(policy.rewards))
         finish_episode(policy, optimizer)
     return {"first20": float(np.mean(lengths[:20])), "last20": float(np.mean(lengths[-20:]))}
 

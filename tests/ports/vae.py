@@ -49,7 +49,7 @@ def main(epochs=15, seed=1):
     model = VAE()
     optimizer = optim.Adam(model.parameters(), lr=1e-3)
     history = []
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         model.train()
         total = 0.0
         for i in torch.randperm(len(train_x)).split(64):
