@@ -59,7 +59,8 @@ def _run(name: str, framework: str, **kwargs):
         sys.path.remove(str(PORTS))
 
 
-FRAMEWORKS = ["minigrad", "torch"]
+# the PyTorch reference runs are slow here (small ops, thread contention): `make test-fast` skips them
+FRAMEWORKS = ["minigrad", pytest.param("torch", marks=pytest.mark.slow)]
 
 
 def test_import_rewrite():
@@ -107,7 +108,7 @@ def test_reinforce(framework):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_dqn_soft_target(framework):
     r = _run("dqn", framework)
-    assert r["eval_return"] > 100, r
+    assert r["eval_return"] > 100, r  # greedy return over 5 episodes (max 200); random actions get ~20
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -119,4 +120,5 @@ def test_ppo_categorical(framework):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_sac_tanh_normal(framework):
     r = _run("sac", framework)
-    assert r["eval_return"] > 0.5 * r["random_return"], r  # returns are negative: closer to 0 is better
+    # returns are negative (closer to 0 is better): random actions score about -36, a good policy about -4
+    assert r["eval_return"] > 0.25 * r["random_return"], r
