@@ -238,6 +238,27 @@ register(
 )
 
 
+def _np_solve_triangular(a, b, upper, left=True):
+    t = np.triu(a) if upper else np.tril(a)
+    if not left:
+        return np.swapaxes(np.linalg.solve(np.swapaxes(t, -1, -2), np.swapaxes(b, -1, -2)), -1, -2)
+    batch = np.broadcast_shapes(t.shape[:-2], b.shape[:-2])
+    return np.linalg.solve(np.broadcast_to(t, batch + t.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:]))
+
+
+register(
+    "linalg.solve_triangular",
+    mg.linalg.solve_triangular,
+    _np_solve_triangular,
+    [
+        S(wc(3, 3), arr(3, 2), upper=False, desc="lower"),
+        S(wc(2, 3, 3), arr(3, 4), upper=True, desc="upper-broadcast"),
+        S(wc(3, 3), arr(2, 3), upper=True, left=False, desc="right"),
+    ],
+    atol=1e-4,
+)
+
+
 def _spd(a):
     n = a.shape[-1]
     return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)

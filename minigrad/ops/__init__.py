@@ -371,6 +371,7 @@ DIFFERENTIABLE = [
     # minigrad.linalg
     "linalg.inv",
     "linalg.solve",
+    "linalg.solve_triangular",
     "linalg.matrix_norm",
     "linalg.eigh",
     "linalg.qr",

@@ -7,6 +7,7 @@ Backward formulas (each written in differentiable ops, so higher derivatives wor
   X = solve(A, B):    dB = solve(A^T, dX),  dA = -dB X^T
   L = cholesky(A):    dA = sym(L^-T Phi(L^T dL) L^-1), Phi = lower triangle with the diagonal halved,
                       sym(M) = (M + M^T) / 2
+  X = solve_triangular(A, B):  dB = A^-T dX,  dA = -tri(dB X^T) (only A's triangle is read)
 """
 
 from __future__ import annotations
@@ -122,9 +123,58 @@ class Cholesky(Function):
         m = matmul(mT(lo), gl)
         half_diag = _make(lo.xp.eye(n, dtype=lo.dtype) * 0.5)
         phi = Tril(0, False)(m) - m * half_diag
-        linv = inv(lo)
-        s = matmul(matmul(mT(linv), phi), linv)
+        lt = mT(lo)
+        y = solve_triangular(lt, phi, upper=True)  # L^-T Phi, by substitution rather than an inverse
+        s = mT(solve_triangular(lt, mT(y), upper=True))  # (L^-T Phi) L^-1
         return (s + mT(s)) * 0.5
+
+
+def _tri_mask(xp: Any, n: int, dtype: Any, upper: bool) -> Any:
+    ones = xp.ones((n, n), dtype=dtype)
+    return xp.triu(ones) if upper else xp.tril(ones)
+
+
+class SolveTriangular(Function):
+    """X = A^-1 B for triangular A (..., n, n) (lower unless ``upper``) and B (..., n, k); batch dims
+    broadcast. Only A's triangle is read.  dB = A^-T dX,  dA = -tri(dB X^T)."""
+
+    saved_inputs = ((0,), (0,))  # both gradients solve with A; A's also reads the output X
+
+    def __init__(self, upper: bool) -> None:
+        self.upper = upper
+
+    def forward(self, a: Any, b: Any) -> Any:
+        xp = get_array_module(a)
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a = xp.broadcast_to(xp.triu(a) if self.upper else xp.tril(a), batch + a.shape[-2:])
+        b = xp.broadcast_to(b, batch + b.shape[-2:])
+        self.x = _linalg_call("solve_triangular", xp.linalg.solve, a, b).astype(b.dtype, copy=False)
+        return self.x
+
+    def backward(self, gx: Tensor) -> tuple:
+        from .arithmetic import sum_to
+
+        a, b = self.inputs
+        gb = SolveTriangular(not self.upper)(mT(a), gx)
+        ga = None
+        if self.needs_input_grad[0]:
+            mask = _make(_tri_mask(a.xp, a.shape[-1], a.dtype, self.upper))
+            ga = sum_to(-(matmul(gb, mT(self.saved_output(self.x))) * mask), a.shape)
+        return ga, (sum_to(gb, b.shape) if self.needs_input_grad[1] else None)
+
+
+def solve_triangular(a: Tensor, b: Tensor, *, upper: bool, left: bool = True) -> Tensor:
+    """X with A X = B (``left``) or X A = B, for triangular A (..., n, n) and B (..., n, k) / (..., k, n);
+    as ``torch.linalg.solve_triangular``."""
+    _check_square("solve_triangular", a)
+    if not left:
+        return mT(solve_triangular(mT(a), mT(b), upper=not upper))
+    if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
+        raise ValueError(
+            f"solve_triangular: expected A (..., n, n) and B (..., n, k), got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
+    return SolveTriangular(upper)(a, b)
 
 
 def inv(a: Tensor) -> Tensor:
