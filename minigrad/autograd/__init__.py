@@ -96,7 +96,10 @@ class Function:
             self.inputs = inputs
             self.needs_input_grad = tuple(needs)
             self._out_meta = ((ys.shape, ys.dtype),)
-            self._versions = [0 if x._vc is None else x._vc[0] for x in inputs]
+            self._versions = versions = []  # of the inputs, for the check before backward
+            for x in inputs:
+                vc = x._vc
+                versions.append(0 if vc is None else vc[0])
             if getattr(_anomaly_state, "enabled", False):
                 self._site = anomaly.creation_site()
                 anomaly.check_forward(self, (ys,))
@@ -203,18 +206,29 @@ def _version_error(
     )
 
 
-def _check_saved_inputs(node: Function) -> None:
+def _check_saved_inputs(node: Function, saved: tuple | None) -> None:
     """Raise if an input whose value ``node.backward`` reads was changed in place after forward."""
-    saved = node.saved_inputs
     inputs, versions = node.inputs, node._versions
     if saved is None:
-        read = range(len(inputs))
-    else:
-        read = {j for i, need in enumerate(node.needs_input_grad) if need for j in saved[i]}
-    for j in read:
-        vc = inputs[j]._vc
-        if vc is not None and vc[0] != versions[j]:
-            raise _version_error(node, "input", j, inputs[j].array, vc[0], versions[j])
+        for j, x in enumerate(inputs):
+            vc = x._vc
+            if vc is not None and vc[0] != versions[j]:
+                raise _version_error(node, "input", j, x.array, vc[0], versions[j])
+        return
+    for reads, need in zip(saved, node.needs_input_grad):
+        if need:
+            for j in reads:
+                vc = inputs[j]._vc
+                if vc is not None and vc[0] != versions[j]:
+                    raise _version_error(node, "input", j, inputs[j].array, vc[0], versions[j])
+
+
+def _position(node: Function, x: Tensor) -> int:
+    """The index of ``x`` among ``node``'s inputs (by identity; the slow path, for re-pointed tensors)."""
+    for i, y in enumerate(node.inputs):
+        if y is x:
+            return i
+    raise ValueError("not an input of this node")
 
 
 def _edge(node: Function, i: int, x: Tensor) -> tuple[Function | None, int]:
@@ -276,8 +290,8 @@ def _topological_order(roots: Sequence[Function]) -> list[Function]:
                 "backward() if you need to call it again."
             )
         stack.append((node, True))
-        for i, x in enumerate(node.inputs):
-            fn = x.grad_fn if x._hist is None else _edge(node, i, x)[0]
+        for x in node.inputs:
+            fn = x.grad_fn if x._hist is None else _edge(node, _position(node, x), x)[0]
             if fn is not None and fn not in visited:
                 stack.append((fn, False))
     order.reverse()
@@ -373,8 +387,9 @@ def run_backward(
                     continue
                 for i in missing:
                     gys[i] = _zeros_for(node._out_meta[i], node.inputs[0])
-            if node.saved_inputs != ():
-                _check_saved_inputs(node)
+            saved = node.saved_inputs
+            if saved is None or saved:
+                _check_saved_inputs(node, saved)
             if check_nan:
                 outer = anomaly.set_backward_node(node)
                 try:
@@ -392,13 +407,14 @@ def run_backward(
                 raise RuntimeError(
                     f"{node.name()}.backward returned {len(gxs)} gradients for {len(inputs)} inputs"
                 )
-            for i, (x, gx, need) in enumerate(zip(inputs, gxs, needs)):
+            for x, gx, need in zip(inputs, gxs, needs):
                 if not need or gx is None:
                     continue
                 if type(gx) is not _Tensor and not isinstance(gx, _Tensor):
                     raise TypeError(
                         f"{node.name()}.backward returned a {type(gx).__module__}.{type(gx).__name__} for "
-                        f"input {i}; return a Tensor (wrap an array with minigrad.tensor(...)) or None"
+                        f"input {_position(node, x)}; return a Tensor (wrap an array with minigrad.tensor(...)) "
+                        "or None"
                     )
                 if gx.array.shape != x.array.shape:
                     raise RuntimeError(
@@ -410,7 +426,7 @@ def run_backward(
                 if x._hist is None:
                     fn, j = x.grad_fn, x._out_idx
                 else:
-                    fn, j = _edge(node, i, x)
+                    fn, j = _edge(node, _position(node, x), x)
                 if fn is None:
                     entry = leaf_grads.get(id(x))
                     if entry is None:
@@ -472,8 +488,8 @@ def _prune(order: list[Function], capture: Sequence[Tensor]) -> tuple[list[Funct
     target_leaves = {id(t) for t in capture if t.grad_fn is None}
     feeds: set[Function] = set()  # nodes whose backward sends gradient on towards a captured tensor
     for node in reversed(order):  # producers first
-        for i, x in enumerate(node.inputs):
-            fn = x.grad_fn if x._hist is None else _edge(node, i, x)[0]
+        for x in node.inputs:
+            fn = x.grad_fn if x._hist is None else _edge(node, _position(node, x), x)[0]
             if fn is None:
                 hit = id(x) in target_leaves
             else:
