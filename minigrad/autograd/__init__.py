@@ -413,8 +413,8 @@ def run_backward(
                 if type(gx) is not _Tensor and not isinstance(gx, _Tensor):
                     raise TypeError(
                         f"{node.name()}.backward returned a {type(gx).__module__}.{type(gx).__name__} for "
-                        f"input {_position(node, x)}; return a Tensor (wrap an array with minigrad.tensor(...)) "
-                        "or None"
+                        f"input {_position(node, x)}; return a Tensor (wrap an array with "
+                        "minigrad.tensor(...)) or None"
                     )
                 if gx.array.shape != x.array.shape:
                     raise RuntimeError(
