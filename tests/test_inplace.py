@@ -51,8 +51,9 @@ def test_optimizer_step_between_forward_and_backward_raises():
     x = mg.tensor([[1.0, 1.0]], requires_grad=True)
     loss = m(x).sum()
     m.weight.grad = mg.ones(1, 2)
+    v0 = m.weight._version
     opt.step()
-    assert m.weight._version == 1
+    assert m.weight._version == v0 + 1
     with pytest.raises(RuntimeError, match=f"{MODIFIED}: Linear's input 1 .*shape \\(1, 2\\)"):
         loss.backward()
 
@@ -310,3 +311,22 @@ def test_custom_backward_returning_an_array_is_named():
     x = mg.ones(3, requires_grad=True)
     with pytest.raises(TypeError, match=r"Twice.backward returned a numpy.ndarray for input 0; return a "):
         Twice()(x).sum().backward()
+
+
+def test_library_in_place_updates_bump_versions():
+    """load_state_dict, init, clip_grad_norm_ and BatchNorm's running statistics change tensors in place."""
+    m = nn.Linear(2, 2)
+    y = m(mg.ones(1, 2, requires_grad=True)).sum()  # the input's gradient reads the weight
+    m.load_state_dict({k: v * 2 for k, v in m.state_dict().items()})
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+    w = mg.zeros(3)
+    nn.init.uniform_(w)
+    assert w._version == 1
+    p = nn.Parameter(mg.ones(2))
+    p.grad = mg.full((2,), 10.0)
+    nn.utils.clip_grad_norm_([p], 1.0)
+    assert p.grad._version == 1
+    bn = nn.BatchNorm1d(2)
+    bn(mg.randn(4, 2))
+    assert bn.running_mean._version == 1 and bn.running_var._version == 1
