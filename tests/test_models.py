@@ -85,5 +85,6 @@ def test_ctrl_c_prints_the_resume_command(tmp_path, capsys, monkeypatch) -> None
         mlp.main(argv)
     assert e.value.code == 130
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1] == (f"mlp: interrupted; {tmp_path / 'run' / 'last.ckpt'} holds epoch 1/3. Continue with: "
-                       f"python -m models.mlp --quick --epochs 3 --out {tmp_path / 'run'} --no-pictures --resume")
+    run = tmp_path / "run"
+    assert out[-1] == (f"mlp: interrupted; {run / 'last.ckpt'} holds epoch 1/3. Continue with: "
+                       f"python -m models.mlp --quick --epochs 3 --out {run} --no-pictures --resume")
