@@ -10,16 +10,19 @@ With autograd (grad mode on and the tensor or an operand requires grad):
 
 - a leaf that requires grad raises, as in PyTorch: its value is what its ``.grad`` refers to (update
   parameters under ``minigrad.no_grad()``);
-- a view, or a tensor that has views recorded in the graph, raises: PyTorch re-derives the views'
-  histories, minigrad does not (use the out-of-place op);
 - otherwise the op is computed out of place on an alias of the old value, the result is copied into
   the tensor's memory and the tensor's ``grad_fn`` becomes the op's node ("rebasing"). Nodes recorded
   before keep sending their gradient to the old producer (``autograd._edge``), and if one of them needs
-  the overwritten value, its backward raises.
+  the overwritten value, its backward raises;
+- on a view, the base is rebased instead (its new value: the base with the view's elements replaced,
+  an ``index_put`` at the positions found by replaying the view ops on an index array), and every
+  recorded view of the base, the one written through included, gets its history taken again from the
+  base's new one, as PyTorch does.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -57,19 +60,23 @@ def _write(t: Tensor, name: str, new: Any) -> None:
 
 
 def _rebase(t: Tensor, name: str, op: Callable, operands: tuple, kwargs: dict) -> Tensor:
-    if t.grad_fn is None and t._requires_grad:
-        raise RuntimeError(
-            f"{name}: a leaf Variable that requires grad (shape {tuple(t.shape)}) is being used in an "
-            "in-place operation. Update it under `with minigrad.no_grad():` (as optimizers do), or work on "
-            "a clone()."
-        )
-    if t._base is not None or t.__dict__.get("_has_views"):
-        what = "a view of another tensor" if t._base is not None else "a tensor whose views are in the graph"
-        raise RuntimeError(
-            f"{name}: in-place operation with autograd on {what} (shape {tuple(t.shape)}): minigrad does not "
-            "re-derive views' histories as PyTorch does; use the out-of-place op (e.g. `x = x.relu()` "
-            "instead of `x.relu_()`, or `torch.where`-style masking instead of `x[i] = v`)"
-        )
+    root = t._base
+    for leaf, what in ((t, "a leaf Variable"), (root, "a view of a leaf Variable")):
+        if leaf is not None and leaf.grad_fn is None and leaf._requires_grad:
+            raise RuntimeError(
+                f"{name}: {what} that requires grad (shape {tuple(leaf.shape)}) is being used in an "
+                "in-place operation. Update it under `with minigrad.no_grad():` (as optimizers do), or work "
+                "on a clone()."
+            )
+    chain = None
+    if root is not None:
+        chain = _view_chain(t, root)
+        if chain is None:
+            raise RuntimeError(
+                f"{name}: in-place operation with autograd on a view (shape {tuple(t.shape)}) whose history "
+                "is gone (it was made under no_grad(), or its graph was freed by backward()); take the view "
+                "again, or use the out-of-place op"
+            )
     old = _make(t.array, t._requires_grad, t.grad_fn, t._out_idx)
     old._vc = t._shared_version()
     out = op(old, *operands, **kwargs)
@@ -83,20 +90,86 @@ def _rebase(t: Tensor, name: str, op: Callable, operands: tuple, kwargs: dict) -
             _write(t, name, out.array)
             return t
         out = _fill_op(old, out)  # a non-differentiable result (floor_, sign_ ...): zero gradient to old
-    _write(t, name, out.array)
+    if root is None:
+        _write(t, name, out.array)
+        _repoint(t, out)
+        _refresh_views(t)
+        return t
+    # t is a view of root: root's new value is root with t's elements replaced, which puts the
+    # in-place op into root's history; then every recorded view of root (t included) is taken again
+    positions = _make(_view_positions(chain, root).reshape(-1))
+    root_old = _make(root.array, root._requires_grad, root.grad_fn, root._out_idx)
+    root_old._vc = root._shared_version()
+    new_root = _ops.index_put(root_old.reshape(-1), positions, out.reshape(-1)).reshape(root.shape)
+    _write(root, name, new_root.array)
+    _repoint(root, new_root)
+    _refresh_views(root)
+    return t
+
+
+def _repoint(t: Tensor, out: Tensor) -> None:
+    """Make ``t`` (whose memory now holds ``out``'s value) a result of ``out``'s node; nodes recorded
+    before keep their edge to ``t``'s previous producer through ``t._hist``."""
     hist = [] if t._hist is None else list(t._hist)
     hist.append((t._version, t.grad_fn, t._out_idx))
     t._hist = hist
     retains = t._retains_grad
     if retains:  # .grad is kept for the tensor's new value, not the overwritten one
-        retained = t.grad_fn.__dict__.get("_retained")
+        retained = None if t.grad_fn is None else t.grad_fn.__dict__.get("_retained")
         if retained is not None:
             retained.pop(t._out_idx, None)
         t._retains_grad = False
-    t.grad_fn, t._out_idx, t._requires_grad = out.grad_fn, out._out_idx, True
+    t.grad_fn, t._out_idx, t._requires_grad = out.grad_fn, out._out_idx, out._requires_grad
     if retains:
         t.retain_grad()
-    return t
+
+
+def _view_chain(view: Tensor, root: Tensor) -> list | None:
+    """The recorded view nodes from ``root`` to ``view`` as [(node, output index)], or None if broken."""
+    chain = []
+    t = view
+    while t is not root:
+        fn = t.grad_fn
+        if fn is None or fn._freed or len(chain) > 64:
+            return None
+        chain.append((fn, t._out_idx))
+        t = fn.inputs[0]  # a view is always of its op's first input
+    chain.reverse()
+    return chain
+
+
+def _view_positions(chain: list, root: Tensor) -> Any:
+    """Where the view's elements sit in ``root``: the view ops replayed on an array of flat indices."""
+    a = root.xp.arange(root.array.size).reshape(root.shape)
+    for fn, idx in chain:
+        a = copy.copy(fn).forward(a)
+        if isinstance(a, tuple):
+            a = a[idx]
+    return a
+
+
+def _refresh_views(root: Tensor) -> None:
+    """After an in-place op with autograd on ``root``, re-derive each recorded view's history from
+    ``root``'s new one (what PyTorch does lazily); a view whose graph was freed is left as it is."""
+    views = root.__dict__.get("_views")
+    if not views:
+        return
+    alive = []
+    for w in list(views):
+        v = w()
+        if v is None:
+            continue
+        alive.append(w)
+        chain = _view_chain(v, root)
+        if chain is None:
+            continue
+        r = root
+        for fn, idx in chain:
+            r = copy.copy(fn)(r)
+            if isinstance(r, tuple):
+                r = r[idx]
+        _repoint(v, r)
+    root.__dict__["_views"] = alive
 
 
 def _reads(node: Any, j: int) -> bool:

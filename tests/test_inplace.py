@@ -230,14 +230,75 @@ def test_views_share_the_version_counter():
     assert p._version == 2
 
 
-def test_in_place_with_autograd_on_a_view_is_refused_clearly():
+def test_in_place_through_a_view_goes_into_the_base_history():
     x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     h = x * 1.0
     row = h[0]
-    with pytest.raises(RuntimeError, match="relu_: in-place operation with autograd on a view"):
-        row.relu_()
-    with pytest.raises(RuntimeError, match="mul_: in-place operation with autograd on a tensor whose views"):
-        h.mul_(2)
+    row.mul_(3)
+    assert h.tolist() == [[3.0, 6.0], [3.0, 4.0]]
+    (h.sum() + row.sum()).backward()  # row = 3 x[0] now, and h holds it
+    assert x.grad.tolist() == [[6.0, 6.0], [1.0, 1.0]]
+
+
+def test_in_place_on_a_base_refreshes_its_views():
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    h = x * 1.0
+    flat = h.view(4)
+    col = h[:, 0]
+    h.mul_(2)
+    assert flat.tolist() == [2.0, 4.0, 6.0, 8.0]
+    (flat.sum() + col.sum()).backward()
+    assert x.grad.tolist() == [[4.0, 2.0], [4.0, 2.0]]
+
+
+def test_sibling_views_see_a_change_made_through_another_view():
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    w = mg.tensor([10.0, 20.0], requires_grad=True)
+    h = x * 1.0
+    top, left = h[0], h[:, 0]
+    top.add_(w)
+    assert left.tolist() == [11.0, 3.0]
+    left.sum().backward()
+    assert w.grad.tolist() == [1.0, 0.0] and x.grad.tolist() == [[1.0, 0.0], [1.0, 0.0]]
+
+
+def test_augmented_assignment_into_a_slice():
+    x = mg.ones(2, 2, requires_grad=True)
+    w = mg.tensor([5.0, 7.0], requires_grad=True)
+    h = x * 2.0
+    h[:, 0] += w
+    assert h.tolist() == [[7.0, 2.0], [9.0, 2.0]]
+    (h * h).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [14.0, 18.0])
+    np.testing.assert_allclose(x.grad.numpy(), [[28.0, 8.0], [36.0, 8.0]])
+
+
+def test_in_place_with_autograd_on_a_view_of_a_leaf_is_refused():
+    p = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"mul_: a view of a leaf Variable that requires grad"):
+        p[0].mul_(2)
+    with mg.no_grad():
+        v = mg.tensor([1.0, 2.0]).view(2)
+    w = mg.tensor([1.0, 1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="whose history is gone"):
+        (w * 1.0).detach().view(1, 2).add_(w)  # a view made without recording, written with autograd
+    assert v.tolist() == [1.0, 2.0]
+
+
+def test_conv1d_and_rnn_outputs_take_inplace_activations():
+    mg.manual_seed(0)
+    cases = ((nn.Conv1d(3, 4, 3, padding=1), (2, 3, 8)), (nn.LSTM(5, 4, batch_first=True), (2, 3, 5)),
+             (nn.GRU(5, 4), (3, 2, 5)))
+    for layer, shape in cases:
+        x = mg.randn(*shape, dtype=mg.float64, requires_grad=True)
+        layer = layer.double()
+        y = layer(x)
+        y = y[0] if isinstance(y, tuple) else y
+        g_inplace = mg.grad(nn.functional.relu(y, inplace=True).sum(), x)[0]
+        y2 = layer(x)
+        y2 = y2[0] if isinstance(y2, tuple) else y2
+        g_out_of_place = mg.grad(y2.relu().sum(), x)[0]
+        np.testing.assert_allclose(g_inplace.numpy(), g_out_of_place.numpy(), rtol=1e-12)
 
 
 def test_inplace_activation_layers():

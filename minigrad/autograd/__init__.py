@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys as _sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from weakref import ref as _weakref
 
 import numpy as _np
 
@@ -90,7 +91,7 @@ class Function:
             base = ys.base
             if not record:
                 y = make(ys)
-                if base is not None and xs and (base is xs[0] or base is xs[0].base):
+                if xs and ((base is not None and (base is xs[0] or base is xs[0].base)) or ys is xs[0]):
                     _mark_view(y, inputs[0], False)
                 return y
             self.inputs = inputs
@@ -104,7 +105,7 @@ class Function:
                 self._site = anomaly.creation_site()
                 anomaly.check_forward(self, (ys,))
             y = make(ys, True, self, 0)
-            if base is not None and (base is xs[0] or base is xs[0].base):
+            if (base is not None and (base is xs[0] or base is xs[0].base)) or ys is xs[0]:
                 vc = _mark_view(y, inputs[0], True)
                 self._out_vcs = ((vc, vc[0]),)
             else:
@@ -117,7 +118,7 @@ class Function:
         out_vcs = []
         for y, t in zip(ys, outs):
             base = y.base
-            if base is not None and x0 is not None and (base is x0 or base is x0.base):
+            if x0 is not None and ((base is not None and (base is x0 or base is x0.base)) or y is x0):
                 vc = _mark_view(t, inputs[0], record)
             else:
                 vc = t._vc = [0]
@@ -183,13 +184,22 @@ def _as_array(y: Any) -> Any:
 
 
 def _mark_view(view: Tensor, base: Tensor, record: bool) -> list[int]:
-    """``view``'s array is a view of ``base``'s: share the version counter, remember the base."""
+    """``view``'s array is a view of ``base``'s: share the version counter, remember the base.
+
+    Recorded views are also listed (weakly) on the root base, so that an in-place op with autograd on
+    the base or on one of its views can re-derive the other views' histories (minigrad/inplace.py).
+    """
     vc = base._shared_version()
     view._vc = vc
     root = base._base if base._base is not None else base
     view._base = root
     if record:
-        root.__dict__["_has_views"] = True  # an in-place op with autograd on it would leave them stale
+        views = root.__dict__.get("_views")
+        if views is None:
+            views = root.__dict__["_views"] = []
+        elif len(views) >= 32:  # drop the dead ones (a parameter viewed at every step)
+            views[:] = [w for w in views if w() is not None]
+        views.append(_weakref(view))
     return vc
 
 

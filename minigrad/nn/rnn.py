@@ -416,11 +416,12 @@ class LSTMSequence(Function):
             _lstm_step(xp, xg[t], a, c_prev, a, c_new, tcs[k], hs[s + 1])
         if save:
             self.acts, self.tcs, self.cs, self.hs = acts, tcs, cs, hs
-        out = xp.ascontiguousarray(hs[:0:-1]) if self.reverse else hs[1:]
+        # a copy when hs is kept for backward, so that changing the output in place (relu_, dropout with
+        # inplace=True) cannot reach the saved hidden states
+        out = xp.ascontiguousarray(hs[:0:-1]) if self.reverse else (hs[1:].copy() if save else hs[1:])
         return out, hs[T].copy(), (cs[T] if save else cs[T % 2]).copy()
 
     def backward(self, gout: Tensor, ghn: Tensor, gcn: Tensor) -> tuple:
-        self.check_outputs()  # the outputs alias the saved hidden states
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn, gcn)
         xg, h0, c0, w = (x.array for x in self.inputs)
@@ -505,11 +506,12 @@ class GRUSequence(Function):
             _gru_step(xp, xg[t], hg, hs[s], acts[k], hs[s + 1])
         if save:
             self.hgs, self.acts, self.hs = hgs, acts, hs
-        out = xp.ascontiguousarray(hs[:0:-1]) if self.reverse else hs[1:]
+        # a copy when hs is kept for backward, so that changing the output in place (relu_, dropout with
+        # inplace=True) cannot reach the saved hidden states
+        out = xp.ascontiguousarray(hs[:0:-1]) if self.reverse else (hs[1:].copy() if save else hs[1:])
         return out, hs[T].copy()
 
     def backward(self, gout: Tensor, ghn: Tensor) -> tuple:
-        self.check_outputs()  # the outputs alias the saved hidden states
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn)
         xg, h0, w, b = (x.array for x in self.inputs)
@@ -593,11 +595,12 @@ class RNNSequence(Function):
             _rnn_act_(xp, h, self.relu)
         if self.save:
             self.hs = hs
-        out = xp.ascontiguousarray(hs[:0:-1]) if self.reverse else hs[1:]
+        # a copy when hs is kept for backward, so that changing the output in place (relu_, dropout with
+        # inplace=True) cannot reach the saved hidden states
+        out = xp.ascontiguousarray(hs[:0:-1]) if self.reverse else (hs[1:].copy() if self.save else hs[1:])
         return out, hs[T].copy()
 
     def backward(self, gout: Tensor, ghn: Tensor) -> tuple:
-        self.check_outputs()  # the outputs alias the saved hidden states
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn)
         xg, h0, w = (x.array for x in self.inputs)
