@@ -1,10 +1,14 @@
 """``minigrad.nn``: modules, layers, losses, initialisers and the functional API (PyTorch's names)."""
 
 from . import functional, init, utils
+from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (
     ELU,
     GELU,
     Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
     Embedding,
     Flatten,
     Hardtanh,
@@ -43,6 +47,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNo
 __all__ = [
     "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "ParameterList", "ParameterDict", "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Embedding",
+    "Dropout1d", "Dropout2d", "Dropout3d", "CosineSimilarity", "PairwiseDistance",
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU", "Mish", "Hardtanh",
     "LogSigmoid", "Softsign", "Softmax", "LogSoftmax", "Softmin", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "GroupNorm", "RMSNorm", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss",

@@ -6,13 +6,15 @@ op), so gradients of any order work through all of them.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .. import ops
 from ..autograd import Function
 from ..grad_mode import is_grad_enabled
-from ..ops import clamp, gelu, log_softmax, maximum, pad, sigmoid, softmax, softplus, tanh, where
+from ..ops import clamp, gelu, log_softmax, pad, sigmoid, softmax, softplus, tanh, where
 from ..tensor import Tensor
+from .distance import cosine_similarity, normalize, pairwise_distance, vector_norm
 from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -28,10 +30,11 @@ from .loss import (
 from .normalization import batch_norm, group_norm, layer_norm, normalize_over, rms_norm
 
 __all__ = [
-    "relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "mish", "hardtanh",
-    "logsigmoid", "softsign", "softmin", "softmax", "log_softmax", "dropout", "linear", "embedding",
-    "layer_norm", "batch_norm", "group_norm", "rms_norm", "normalize_over", "one_hot", "pad", "normalize",
-    "cosine_similarity", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+    "relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "mish",
+    "hardtanh", "logsigmoid", "softsign", "softmin", "softmax", "log_softmax", "dropout", "dropout1d",
+    "dropout2d", "dropout3d", "linear", "embedding", "layer_norm", "batch_norm", "group_norm", "rms_norm",
+    "normalize_over", "one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
+    "vector_norm", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss",
 ]
 
@@ -58,6 +61,54 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` (scaling the rest by 1/(1-p)) when ``training``."""
     return ops.dropout(input, p, training)
+
+
+def _feature_dropout(input: Tensor, p: float, training: bool, spatial: int, op: str) -> Tensor:
+    """Zero whole channels: input (N, C, *S) or unbatched (C, *S) with len(S) == ``spatial``; each channel is
+    kept with probability 1-p and scaled by 1/(1-p). Backward: dx = dy * mask (the mask is a constant)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+                         f"got shape {tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+    if not training or p == 0.0:
+        return input
+    from ..random import _uniform
+
+    lead = input.ndim - spatial
+    shape = tuple(input.shape[:lead]) + (1,) * spatial
+    if p == 1.0:
+        return input * 0.0
+    keep = _uniform(input.xp, 0.0, 1.0, shape, input.dtype) >= p
+    return input * _make(keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p)))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout for (N, C, L) or (C, L): whole channels are zeroed with probability ``p``."""
+    return _feature_dropout(input, p, training, 1, "dropout1d")
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout for (N, C, H, W) or (C, H, W): whole channels are zeroed with probability ``p``.
+
+    As in PyTorch, a 3-D input is taken as (N, C, L) (with a warning): channel-wise 1-D dropout.
+    """
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+                      "dim. This behavior will change in a future release to interpret the input as one "
+                      "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
+                      "dropout behavior, please switch to using dropout1d instead.", UserWarning,
+                      stacklevel=2)
+        return _feature_dropout(input, p, training, 1, "dropout2d")
+    return _feature_dropout(input, p, training, 2, "dropout2d")
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W)."""
+    return _feature_dropout(input, p, training, 3, "dropout3d")
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
@@ -193,23 +244,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
                          f"[{int(idx.min())}, {int(idx.max())}]")
     out = (idx[..., None] == xp.arange(num_classes)).astype("int64")
     return _make(out)
-
-
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """x / max(||x||_p, eps) along ``dim``."""
-    if p == 2.0:
-        norm = (input * input).sum(dim, keepdim=True).sqrt()
-    else:
-        norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
-    return input / maximum(norm, _make(input.xp.asarray(eps, dtype=input.dtype)))
-
-
-def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``."""
-    e = _make(x1.xp.asarray(eps, dtype=x1.dtype))
-    n1 = maximum((x1 * x1).sum(dim).sqrt(), e)
-    n2 = maximum((x2 * x2).sum(dim).sqrt(), e)
-    return (x1 * x2).sum(dim) / (n1 * n2)
 
 
 # --- the kernels of conv.py and rnn.py (convolution, pooling, recurrent cells) ------------------------
