@@ -252,3 +252,7 @@ from .rnn import gru_cell, lstm_cell, rnn_tanh_cell  # noqa: E402
 
 __all__ += ["conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 __all__ += ["lstm_cell", "gru_cell", "rnn_tanh_cell"]
+
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
