@@ -228,3 +228,136 @@ def test_multihead_attention_dropout_only_in_training():
     mha.train()
     _, w = mha(x, x, x, average_attn_weights=False)
     assert (w.numpy() == 0).any()
+
+
+# --- transformer layers -----------------------------------------------------------------------------------
+_ENC_CASES = {
+    "post-norm-relu": dict(),
+    "pre-norm-gelu": dict(norm_first=True, activation="gelu"),
+    "batch-first-no-bias": dict(batch_first=True, bias=False),
+    "callable-activation": dict(activation="tanh"),
+}
+
+
+@pytest.mark.parametrize("name", list(_ENC_CASES))
+@pytest.mark.parametrize("masks", [False, True])
+def test_transformer_encoder_layer_vs_torch(torch, name, masks):
+    kw = dict(_ENC_CASES[name])
+    if kw.get("activation") == "tanh":
+        kw["activation"], tact = mg.tanh, torch.tanh
+    else:
+        tact = kw.get("activation", "relu")
+    E, H, S, N = 4, 2, 5, 3
+    torch.manual_seed(1)
+    tmod = torch.nn.TransformerEncoderLayer(E, H, dim_feedforward=6, dropout=0.1,
+                                            **{**kw, "activation": tact})
+    mod = nn.TransformerEncoderLayer(E, H, dim_feedforward=6, dropout=0.1, **kw)
+    _to_torch(torch, mod, tmod)
+    mod.eval()
+    tmod.eval()
+    bf = kw.get("batch_first", False)
+    x = _rng.normal(size=(N, S, E) if bf else (S, N, E))
+    consts = []
+    if masks:
+        causal = np.triu(np.ones((S, S), dtype=bool), 1)
+        kpm = np.zeros((N, S), dtype=bool)
+        kpm[0, -2:] = True
+        consts = [_mask_pair(torch, causal), _mask_pair(torch, kpm)]
+
+    def call(m, src, *ms):
+        if not ms:
+            return m(src)
+        return m(src, src_mask=ms[0], src_key_padding_mask=ms[1], is_causal=True)
+
+    _run_both(torch, mod, tmod, [x], call, call, consts, atol=1e-8)
+
+
+def test_transformer_encoder_stack_vs_torch(torch):
+    E, H, S, N = 4, 2, 5, 2
+    torch.manual_seed(2)
+    tlayer = torch.nn.TransformerEncoderLayer(E, H, dim_feedforward=8)
+    tmod = torch.nn.TransformerEncoder(tlayer, 2, norm=torch.nn.LayerNorm(E), enable_nested_tensor=False)
+    layer = nn.TransformerEncoderLayer(E, H, dim_feedforward=8)
+    mod = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(E))
+    assert mod.layers[0] is not layer and mod.layers[0].linear1.weight is not mod.layers[1].linear1.weight
+    _to_torch(torch, mod, tmod)
+    mod.eval()
+    tmod.eval()
+    x = _rng.normal(size=(S, N, E))
+    mask = nn.Transformer.generate_square_subsequent_mask(S).to(mg.float64)
+    tmask = torch.nn.Transformer.generate_square_subsequent_mask(S, dtype=torch.float64)
+    np.testing.assert_array_equal(mask.numpy(), tmask.numpy())
+    _run_both(torch, mod, tmod, [x], lambda m, s, k: m(s, mask=k), lambda m, s, k: m(s, mask=k),
+              [(mask, tmask)], atol=1e-8)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_decoder_layer_vs_torch(torch, norm_first):
+    E, H, T, S, N = 4, 2, 3, 5, 2
+    torch.manual_seed(3)
+    tmod = torch.nn.TransformerDecoderLayer(E, H, dim_feedforward=6, norm_first=norm_first)
+    mod = nn.TransformerDecoderLayer(E, H, dim_feedforward=6, norm_first=norm_first)
+    _to_torch(torch, mod, tmod)
+    mod.eval()
+    tmod.eval()
+    tgt, mem = _rng.normal(size=(T, N, E)), _rng.normal(size=(S, N, E))
+    tm = np.triu(np.ones((T, T), dtype=bool), 1)
+    mkpm = np.zeros((N, S), dtype=bool)
+    mkpm[1, -1] = True
+
+    def call(m, t, s, a, b):
+        return m(t, s, tgt_mask=a, memory_key_padding_mask=b, tgt_is_causal=True)
+
+    _run_both(torch, mod, tmod, [tgt, mem], call, call, [_mask_pair(torch, tm), _mask_pair(torch, mkpm)],
+              atol=1e-8)
+
+
+def test_transformer_vs_torch(torch):
+    E, H, S, T, N = 4, 2, 5, 3, 2
+    torch.manual_seed(4)
+    kw = dict(d_model=E, nhead=H, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=6, batch_first=True)
+    tmod = torch.nn.Transformer(**kw)
+    mod = nn.Transformer(**kw)
+    _to_torch(torch, mod, tmod)
+    mod.eval()
+    tmod.eval()
+    src, tgt = _rng.normal(size=(N, S, E)), _rng.normal(size=(N, T, E))
+    mask = nn.Transformer.generate_square_subsequent_mask(T, dtype=mg.float64)
+    tmask = torch.nn.Transformer.generate_square_subsequent_mask(T, dtype=torch.float64)
+
+    def call(m, s, t, k):
+        return m(s, t, tgt_mask=k)
+
+    _run_both(torch, mod, tmod, [src, tgt], call, call, [(mask, tmask)], atol=1e-8)
+
+
+def test_transformer_training_and_float32():
+    mg.manual_seed(0)
+    model = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True), 2)
+    x = mg.randn(3, 5, 8)
+    out = model(x, src_key_padding_mask=mg.tensor(np.array([[False] * 5, [False] * 4 + [True],
+                                                            [False] * 3 + [True] * 2])))
+    assert out.shape == (3, 5, 8) and out.dtype == mg.float32
+    out.sum().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.dtype == mg.float32, name
+        assert np.isfinite(p.grad.numpy()).all(), name
+    names = [k for k in model.state_dict()]
+    assert "layers.0.self_attn.in_proj_weight" in names and "layers.1.norm2.bias" in names
+    with pytest.raises(RuntimeError, match="relu/gelu"):
+        nn.TransformerEncoderLayer(8, 2, activation="swish")
+    with pytest.raises(ValueError, match="divisible"):
+        nn.TransformerEncoderLayer(6, 4)
+    # a Transformer learns to copy: the loss goes down
+    model = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0)
+    opt = mg.optim.Adam(model.parameters(), lr=1e-2)
+    x = mg.randn(4, 2, 8)
+    losses = []
+    for _ in range(30):
+        loss = F.mse_loss(model(x), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert copy.deepcopy(model).linear1.weight is not model.linear1.weight
