@@ -536,7 +536,7 @@ if mg.cuda_is_available():
     )
 
 # Entries for nn layers, convolution and recurrent kernels live in their own files.
-for _mod in ("opdb_nn", "opdb_conv", "opdb_rnn"):
+for _mod in ("opdb_nn", "opdb_conv", "opdb_rnn", "opdb_attention"):
     try:
         __import__(_mod)
     except ModuleNotFoundError as _e:
