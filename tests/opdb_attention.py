@@ -219,3 +219,31 @@ register("nn.pairwise_distance", F.pairwise_distance,
 register("nn.cosine_similarity_broadcast", F.cosine_similarity,
          lambda a, b, dim=1: (a * b).sum(dim) / (np.linalg.norm(a, axis=dim) * np.linalg.norm(b, axis=dim)),
          [S(arr(3, 4), arr(1, 4)), S(arr(2, 3, 2), arr(2, 3, 2), dim=-1, desc="last-dim")])
+
+
+def _pd(a, b, p=2.0, eps=1e-6):
+    return (np.abs(a - b + eps) ** p).sum(-1) ** (1 / p)
+
+
+def _triplet_ref(a, pos_, neg, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+    dn = _pd(a, neg, p, eps)
+    if swap:
+        dn = np.minimum(dn, _pd(pos_, neg, p, eps))
+    loss = np.maximum(_pd(a, pos_, p, eps) - dn + margin, 0)
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](loss)
+
+
+def _cos_emb_ref(x1, x2, t, margin=0.0, reduction="mean"):
+    cos = (x1 * x2).sum(-1) / np.sqrt(((x1 * x1).sum(-1) + 1e-12) * ((x2 * x2).sum(-1) + 1e-12))
+    loss = np.where(t == 1, 1 - cos, 0) + np.where(t == -1, np.maximum(cos - margin, 0), 0)
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](loss)
+
+
+register("nn.triplet_margin_loss", F.triplet_margin_loss, _triplet_ref,
+         [S(arr(4, 3), arr(4, 3), arr(4, 3), margin=2.0),
+          S(arr(4, 3), arr(4, 3), arr(4, 3), margin=2.0, p=1.0, swap=True, reduction="none", desc="p1-swap"),
+          S(arr(3), arr(3), arr(3), margin=3.0, reduction="sum", desc="unbatched")])
+register("nn.cosine_embedding_loss", F.cosine_embedding_loss, _cos_emb_ref,
+         [S(arr(4, 3), arr(4, 3), C(np.array([1, -1, 1, -1]))),
+          S(arr(4, 3), arr(4, 3), C(np.array([-1, -1, 1, -1])), margin=-0.9, reduction="none", desc="margin"),
+          S(arr(3), arr(3), C(np.array(1)), reduction="sum", desc="unbatched")])

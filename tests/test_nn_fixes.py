@@ -232,3 +232,34 @@ def test_array_check_leaves_user_modules_and_containers_alone():
     assert nn.Identity()(np.ones(2)).shape == (2,)
     with pytest.raises(TypeError, match="MSELoss"):
         nn.MSELoss()(mg.ones(2), np.ones(2))
+
+
+@pytest.mark.parametrize("kw", [{}, {"swap": True, "p": 1.0, "reduction": "none"},
+                                {"margin": 0.5, "eps": 0.0}])
+def test_triplet_margin_loss_vs_torch(torch, kw):
+    arrays = [_rng.normal(size=(5, 3)) for _ in range(3)]
+    arrays[1][0] = arrays[0][0]  # a zero distance (eps=0 case): finite gradient
+    xs = [mg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = nn.TripletMarginLoss(**kw)(*xs)
+    tout = torch.nn.TripletMarginLoss(**kw)(*ts)
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), atol=1e-12)
+    out.sum().backward()
+    tout.sum().backward()
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [{}, {"margin": 0.2, "reduction": "sum"}, {"reduction": "none"}])
+def test_cosine_embedding_loss_vs_torch(torch, kw):
+    a, b = _zero_row((4, 3)), _rng.normal(size=(4, 3))
+    y = np.array([1, -1, 1, -1])
+    xa, xb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    out = nn.CosineEmbeddingLoss(**kw)(xa, xb, mg.tensor(y))
+    tout = torch.nn.CosineEmbeddingLoss(**kw)(ta, tb, torch.tensor(y))
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), atol=1e-12)
+    out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_allclose(xa.grad.numpy(), ta.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(xb.grad.numpy(), tb.grad.numpy(), atol=1e-10)

@@ -1,7 +1,7 @@
 """``minigrad.nn``: modules, layers, losses, initialisers and the functional API (PyTorch's names)."""
 
 from . import functional, init, utils
-from .distance import CosineSimilarity, PairwiseDistance
+from .distance import CosineEmbeddingLoss, CosineSimilarity, PairwiseDistance, TripletMarginLoss
 from .layers import (
     ELU,
     GELU,
@@ -48,6 +48,7 @@ __all__ = [
     "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "ParameterList", "ParameterDict", "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Embedding",
     "Dropout1d", "Dropout2d", "Dropout3d", "CosineSimilarity", "PairwiseDistance",
+    "TripletMarginLoss", "CosineEmbeddingLoss",
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU", "Mish", "Hardtanh",
     "LogSigmoid", "Softsign", "Softmax", "LogSoftmax", "Softmin", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "GroupNorm", "RMSNorm", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss",

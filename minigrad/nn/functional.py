@@ -14,7 +14,14 @@ from ..autograd import Function
 from ..grad_mode import is_grad_enabled
 from ..ops import clamp, gelu, log_softmax, pad, sigmoid, softmax, softplus, tanh, where
 from ..tensor import Tensor
-from .distance import cosine_similarity, normalize, pairwise_distance, vector_norm
+from .distance import (
+    cosine_embedding_loss,
+    cosine_similarity,
+    normalize,
+    pairwise_distance,
+    triplet_margin_loss,
+    vector_norm,
+)
 from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -34,8 +41,9 @@ __all__ = [
     "hardtanh", "logsigmoid", "softsign", "softmin", "softmax", "log_softmax", "dropout", "dropout1d",
     "dropout2d", "dropout3d", "linear", "embedding", "layer_norm", "batch_norm", "group_norm", "rms_norm",
     "normalize_over", "one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
-    "vector_norm", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss",
+    "vector_norm", "triplet_margin_loss", "cosine_embedding_loss", "mse_loss", "l1_loss",
+    "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss",
 ]
 
 _make = Tensor._make
