@@ -232,6 +232,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
         norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(weight.dtype)
         weight.array[rows] = w * scale[:, None]
+        weight._bump_version()
     out = weight[idx]
     if padding_idx is not None and weight.requires_grad:
         keep = (idx != padding_idx)[..., None]

@@ -506,6 +506,7 @@ class Module:
                     t.array = a.copy()
                 else:
                     t.array[...] = a.astype(t.dtype, copy=False)
+                    t._bump_version()
         return _IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     if coef < 1.0:
         for g in grads:
             g.array *= g.array.dtype.type(coef)
+            g._bump_version()
     return Tensor._make(total)
 
 
@@ -59,6 +60,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     for p in _as_list(parameters):
         if p.grad is not None:
             p.grad.xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
+            p.grad._bump_version()
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -79,4 +81,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         for p in params:
             n = p.numel()
             p.array[...] = vec.array[k:k + n].reshape(p.shape).astype(p.dtype, copy=False)
+            p._bump_version()
             k += n
