@@ -4,16 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 DEVICE ?= cpu
+MODELS := $(filter-out __init__ harness plots run_all,$(basename $(notdir $(wildcard models/*.py))))
+LINT_DIRS := $(wildcard minigrad models rl benchmarks tests)
 PYTEST_ARGS ?=
 
 .PHONY: help venv test test-fast lint bench oracle demo clean train-all-quick check-targets
 
 help:
-	@echo "make test        create .venv, install, run the whole test suite"
-	@echo "make demo        train a small MLP on scikit-learn's digits (embedded, offline)"
-	@echo "make lint        ruff"
-	@echo "make oracle      also install PyTorch 2.13.0 (CPU) so tests compare against it"
-	@echo "make bench       benchmarks against PyTorch CPU (writes benchmarks/results/)"
+	@echo "make test             create .venv, install, run the whole test suite (PYTEST_ARGS=-ra lists skip reasons)"
+	@echo "make test-fast        the suite without the slow tests, stopping at the first failure"
+	@echo "make demo             = make train-mlp: a small MLP on scikit-learn's digits (embedded, offline)"
+	@echo "make train-<name>     train one model of models/ with its defaults (ARGS=\"--epochs 5\", DEVICE=cuda);"
+	@echo "                      names: $(MODELS)"
+	@echo "make train-all-quick  every model for a few seconds (a smoke test; part of make test)"
+	@echo "make check-targets    train the default configurations and check each model's target (minutes)"
+	@echo "make lint             ruff on the project's Python"
+	@echo "make oracle           also install PyTorch 2.13.0 (CPU) so the tests compare against it"
+	@echo "make bench            benchmarks against PyTorch CPU (writes benchmarks/results/)"
+	@echo "make venv             only create .venv and install minigrad with its dev extras"
+	@echo "make clean            remove .venv, caches and runs/"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +41,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -x -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check minigrad models rl benchmarks tests
+	$(PY) -m ruff check $(LINT_DIRS)
 
 oracle: $(STAMP)
 	$(PY) -m pip install -q "torch==2.13.0"

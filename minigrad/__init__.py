@@ -5,7 +5,8 @@ The names follow PyTorch: ``minigrad.tensor``, ``minigrad.no_grad``, ``minigrad.
 transfers, and every op can be checked against PyTorch.
 """
 
-from . import _allocator, dtypes, nn, optim, utils, viz  # _allocator: see its docstring
+# _allocator: see its docstring
+from . import _allocator, distributions, dtypes, linalg, nn, optim, utils, viz
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd import Function, backward, grad
 from .backend import cuda_is_available, device, get_array_module
@@ -27,6 +28,7 @@ from .creation import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,

@@ -82,6 +82,7 @@ class Tensor:
         "_retains_grad",
         "_vc",
         "_base",
+        "_hist",
         "__weakref__",
         "__dict__",
     )
@@ -97,6 +98,7 @@ class Tensor:
         self._retains_grad = False
         self._vc: list[int] | None = None  # version counter, shared with views; created on first need
         self._base: Tensor | None = None  # the tensor this one is a view of
+        self._hist: list | None = None  # earlier producers, when in-place ops re-pointed grad_fn
         if requires_grad:
             self.requires_grad = True
 
@@ -115,6 +117,7 @@ class Tensor:
         t._retains_grad = False
         t._vc = None
         t._base = None
+        t._hist = None
         return t
 
     # --- autograd attributes --------------------------------------------------------------------
@@ -185,8 +188,14 @@ class Tensor:
         return self.grad_fn is None
 
     def detach(self) -> Tensor:
-        """A tensor sharing this data, cut from the graph (``requires_grad=False``)."""
-        return Tensor._make(self.array)
+        """A tensor sharing this memory and version counter, cut from the graph (``requires_grad=False``).
+
+        In-place changes through it bump the original's version, so a backward that needs the old
+        values raises; ``.data`` is the same without that protection.
+        """
+        t = Tensor._make(self.array)
+        t._vc = self._shared_version()
+        return t
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -451,16 +460,6 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
 
-    def __setitem__(self, index: Any, value: Any) -> None:
-        if self._requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                "setitem: in-place assignment into a tensor that requires grad is not supported; build a new "
-                "tensor with where(), masked_fill() or scatter_add() instead"
-            )
-        if isinstance(value, Tensor):
-            value = value.array
-        self.array[_ops.unwrap_index(index)] = value
-
     def __lt__(self, o: Any) -> Tensor:
         return _ops.lt(self, o)
 
@@ -488,72 +487,24 @@ class Tensor:
     def __or__(self, o: Any) -> Tensor:
         return _ops.logical_or(self, o)
 
-    # --- in-place updates (no graph: for optimizers and initialisers) -----------------------------
+    # --- in-place updates: the arithmetic ones (add_, +=, x[i] = v, relu_ ...) are in inplace.py ---------
     def _check_inplace(self, name: str) -> None:
+        """In-place random fills have no gradient: they are for leaves under no_grad (initialisers)."""
         if self._requires_grad and is_grad_enabled():
             raise RuntimeError(
-                f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
-                "wrap it in minigrad.no_grad()"
+                f"{name}: a tensor that requires grad (shape {tuple(self.shape)}) is being filled in place "
+                "with autograd on; do it under `with minigrad.no_grad():`"
             )
 
     def _value(self, o: Any) -> Any:
         return o.array if isinstance(o, Tensor) else o
-
-    def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        self.array[...] = 0
-        return self
-
-    def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_")
-        self.array[...] = self._value(value)
-        return self
-
-    def copy_(self, src: Tensor) -> Tensor:
-        self._check_inplace("copy_")
-        src_data = self._value(src)
-        if tuple(getattr(src_data, "shape", ())) != tuple(self.shape) and np.ndim(src_data) != 0:
-            try:
-                np.broadcast_shapes(np.shape(src_data), self.shape)
-            except ValueError:
-                raise RuntimeError(
-                    f"copy_: shape {tuple(np.shape(src_data))} does not broadcast to {tuple(self.shape)}"
-                ) from None
-        self.array[...] = to_device(src_data, self.device) if hasattr(src_data, "shape") else src_data
-        return self
-
-    def add_(self, o: Any, alpha: float = 1.0) -> Tensor:
-        self._check_inplace("add_")
-        v = self._value(o)
-        if alpha != 1.0:
-            v = v * alpha
-        self.array += v
-        return self
-
-    def sub_(self, o: Any, alpha: float = 1.0) -> Tensor:
-        self._check_inplace("sub_")
-        return self.add_(o, -alpha)
-
-    def mul_(self, o: Any) -> Tensor:
-        self._check_inplace("mul_")
-        self.array *= self._value(o)
-        return self
-
-    def div_(self, o: Any) -> Tensor:
-        self._check_inplace("div_")
-        self.array /= self._value(o)
-        return self
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        self._check_inplace("clamp_")
-        self.xp.clip(self.array, min, max, out=self.array)
-        return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from .random import _uniform
 
         self._check_inplace("uniform_")
         self.array[...] = _uniform(self.xp, a, b, self.shape, self.dtype)
+        self._bump_version()
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
@@ -561,6 +512,7 @@ class Tensor:
 
         self._check_inplace("normal_")
         self.array[...] = _normal(self.xp, mean, std, self.shape, self.dtype)
+        self._bump_version()
         return self
 
     # --- methods that mirror the functional ops (filled in by ops/__init__.py) -------------------

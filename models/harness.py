@@ -64,6 +64,7 @@ import csv
 import json
 import math
 import random
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -233,19 +234,28 @@ class Experiment:
 # --- command line ------------------------------------------------------------------------------
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default, except the ones that mean "not set" (None, False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return (action.help or "") + " (default: %(default)s)"
+
+
 def make_parser(exp: Experiment) -> argparse.ArgumentParser:
     d = {"epochs": 10, "batch_size": 64, "lr": 1e-3, "dataset": None, "seed": 0, "grad_clip": None}
     d.update(exp.defaults)
     p = argparse.ArgumentParser(prog=f"python -m models.{exp.name}", description=(exp.__doc__ or "").strip(),
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--epochs", type=int, default=d["epochs"])
-    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+                                formatter_class=_DefaultsHelp)
+    p.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training set")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="samples per optimizer step")
     p.add_argument("--lr", type=float, default=d["lr"], help="learning rate")
-    p.add_argument("--dataset", default=d["dataset"], choices=exp.dataset_choices)
+    p.add_argument("--dataset", default=d["dataset"], choices=exp.dataset_choices, help="training data")
     p.add_argument("--device", default="cpu", help="cpu or cuda (CuPy)")
-    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--seed", type=int, default=d["seed"], help="seeds the weights, data order and dropout")
     p.add_argument("--grad-clip", type=float, default=d["grad_clip"], help="clip the gradient norm to this")
-    p.add_argument("--out", default=None, help="output folder (default runs/<name>)")
+    p.add_argument("--out", default=f"runs/{exp.name}", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.ckpt")
     p.add_argument("--quick", action="store_true", help="a tiny budget (seconds): a smoke test")
     p.add_argument("--max-batches", type=int, default=None, help="at most this many batches per epoch")
@@ -253,6 +263,9 @@ def make_parser(exp: Experiment) -> argparse.ArgumentParser:
     exp.add_arguments(p)
     # model-specific defaults (for its own flags, or settings that are not flags at all)
     p.set_defaults(**{k: v for k, v in exp.defaults.items() if k not in d})
+    for action in p._actions:  # argparse prints no default for an option without help text
+        if not action.help:
+            action.help = action.dest.replace("_", " ")
     return p
 
 
@@ -265,7 +278,7 @@ def parse_args(exp: Experiment, argv: Sequence[str] | None) -> argparse.Namespac
         for k, v in exp.quick.items():
             if "--" + k.replace("_", "-") not in given:
                 setattr(args, k, v)
-    args.out = Path(args.out or Path("runs") / exp.name)
+    args.out = Path(args.out)
     return args
 
 
@@ -417,30 +430,12 @@ def _run(exp: Experiment, argv: Sequence[str] | None) -> dict:
           f"{len(exp.test_set)} test samples, device {dev}, out {out}")
     train_loader, test_loader = exp.train_loader(args), exp.test_loader(args)
 
-    # 3. the epochs
-    for epoch in range(start_epoch, args.epochs + 1):
-        t0 = time.perf_counter()
-        seed_everything(epoch_seed(args.seed, epoch))  # shuffling, dropout, augmentation of this epoch
-        lr = current_lr(optimizer)
-        desc = f"epoch {epoch}/{args.epochs}"
-        train = train_one_epoch(lambda m, b: exp.step(m, b, args), model, optimizer, train_loader, exp.device,
-                                desc, args.max_batches, args.grad_clip)
-        model.eval()
-        with minigrad.no_grad():
-            n_test = None if args.max_batches is None else args.max_batches
-            test = exp.evaluate(model, islice(test_loader, n_test), args)
-        row = {"epoch": epoch, **{f"train_{k}": v for k, v in train.items()},
-               **{f"test_{k}": v for k, v in test.items()}, "lr": lr}
-        rows.append(row)
-        if scheduler is not None:
-            exp.scheduler_step(scheduler, row)
-        print(f"epoch {epoch:3d}/{args.epochs}  "
-              + "  ".join(_fmt(k, v) for k, v in row.items() if k not in ("epoch", "lr"))
-              + f"  lr {lr:.3g}  ({time.perf_counter() - t0:.1f}s)", flush=True)
-        write_metrics(rows, out / "metrics.csv")
-        save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-              "scheduler": scheduler.state_dict() if scheduler is not None else None,
-              "epoch": epoch, "rng": rng_states(), "metrics": rows, "args": _plain(vars(args))}, ckpt_path)
+    # 3. the epochs (Ctrl-C: one line saying how to resume, instead of a traceback)
+    try:
+        _train_epochs(exp, args, model, optimizer, scheduler, train_loader, test_loader, rows, start_epoch,
+                      ckpt_path)
+    except KeyboardInterrupt:
+        _interrupted(exp, args, rows, ckpt_path, sys.argv[1:] if argv is None else list(argv))
 
     # 4. final checkpoint, pictures, summary
     if not rows:
@@ -465,6 +460,49 @@ def _run(exp: Experiment, argv: Sequence[str] | None) -> dict:
           + "  ".join(_fmt(k, v) for k, v in final.items() if k.startswith("test_") or k in extra)
           + f"  -> {out}")
     return final
+
+
+def _train_epochs(exp: Experiment, args: argparse.Namespace, model: Any, optimizer: Any, scheduler: Any,
+                  train_loader: Any, test_loader: Any, rows: list[dict], start_epoch: int,
+                  ckpt_path: Path) -> None:
+    """Train from ``start_epoch`` to ``args.epochs``; per epoch a row in ``rows``, metrics.csv, last.ckpt."""
+    out = exp.out
+    for epoch in range(start_epoch, args.epochs + 1):
+        t0 = time.perf_counter()
+        seed_everything(epoch_seed(args.seed, epoch))  # shuffling, dropout, augmentation of this epoch
+        lr = current_lr(optimizer)
+        desc = f"epoch {epoch}/{args.epochs}"
+        train = train_one_epoch(lambda m, b: exp.step(m, b, args), model, optimizer, train_loader, exp.device,
+                                desc, args.max_batches, args.grad_clip)
+        model.eval()
+        with minigrad.no_grad():
+            n_test = None if args.max_batches is None else args.max_batches
+            test = exp.evaluate(model, islice(test_loader, n_test), args)
+        row = {"epoch": epoch, **{f"train_{k}": v for k, v in train.items()},
+               **{f"test_{k}": v for k, v in test.items()}, "lr": lr}
+        rows.append(row)
+        if scheduler is not None:
+            exp.scheduler_step(scheduler, row)
+        print(f"epoch {epoch:3d}/{args.epochs}  "
+              + "  ".join(_fmt(k, v) for k, v in row.items() if k not in ("epoch", "lr"))
+              + f"  lr {lr:.3g}  ({time.perf_counter() - t0:.1f}s)", flush=True)
+        write_metrics(rows, out / "metrics.csv")
+        save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+              "scheduler": scheduler.state_dict() if scheduler is not None else None,
+              "epoch": epoch, "rng": rng_states(), "metrics": rows, "args": _plain(vars(args))}, ckpt_path)
+
+
+def _interrupted(exp: Experiment, args: argparse.Namespace, rows: list[dict], ckpt_path: Path,
+                 argv: list[str]) -> None:
+    """Ctrl-C: say where the last checkpoint is and the exact command that continues from it."""
+    argv = [a for a in argv if a != "--resume"]
+    command = shlex.join(["python", "-m", f"models.{exp.name}", *argv, "--resume"])
+    if rows:
+        where = f"{ckpt_path} holds epoch {rows[-1]['epoch']}/{args.epochs}"
+    else:
+        where = "no epoch finished, so there is no checkpoint yet"
+    print(f"\n{exp.name}: interrupted; {where}. Continue with: {command}", flush=True)
+    raise SystemExit(130)
 
 
 # --- plumbing for the checkpoint ---------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from opdb import C, S, arr, away, distinct, register
+from opdb import C, S, arr, register
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -198,21 +198,6 @@ register("nn.dropout1d_eval", lambda x: F.dropout1d(x, 0.3, training=False), lam
 
 
 # --- zero-safe norms -------------------------------------------------------------------------------------
-def _vnorm_ref(x, ord=2.0, dim=None, keepdim=False):
-    a = np.abs(x)
-    ax = dim
-    if ord == np.inf:
-        return a.max(axis=ax, keepdims=keepdim)
-    if ord == 0:
-        return (x != 0).sum(axis=ax, keepdims=keepdim).astype(x.dtype)
-    return (a ** ord).sum(axis=ax, keepdims=keepdim) ** (1 / ord)
-
-
-register("nn.vector_norm", F.vector_norm, _vnorm_ref,
-         [S(arr(3, 4)), S(arr(3, 4), 2.0, 1, desc="dim1"),
-          S(away(2, 3, 2), 1.0, (0, 2), True, desc="l1-keepdim"),
-          S(distinct(3, 4) + 2.0, np.inf, 1, desc="inf"), S(away(3, 4), 3.0, 0, desc="p3"),
-          S(away(3, 4), 0.0, 1, desc="p0")], covers=("nn.vector_norm", "VectorNorm"))
 register("nn.pairwise_distance", F.pairwise_distance,
          lambda a, b, p=2.0, eps=1e-6: (np.abs(a - b + eps) ** p).sum(-1) ** (1 / p),
          [S(arr(3, 4), arr(3, 4)), S(arr(3, 4), arr(4), 1.5, desc="broadcast-p1.5")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -50,3 +51,40 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path) -> None:
     assert list(w_full) == list(w_part)
     for k in w_full:
         np.testing.assert_array_equal(w_full[k].numpy(), w_part[k].numpy(), err_msg=k)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "autoencoder", "char_lstm", "seq2seq", "rnn_classifier",
+                                  "vanishing_gradients"])
+def test_help_shows_the_real_defaults(name, capsys) -> None:
+    module = importlib.import_module(f"models.{name}")
+    with pytest.raises(SystemExit):
+        module.main(["--help"])
+    text = capsys.readouterr().out
+    options = text[text.index("options:"):]
+    for flag in ("--epochs", "--batch-size", "--seed", "--out"):
+        entry = options[options.index("\n  " + flag + " "):].split("\n  --", 2)[1]
+        assert "(default: " in entry, f"{name} {flag}: no default shown in {entry!r}"
+    assert f"(default: runs/{name})" in text and "(default: None)" not in text
+
+
+def test_ctrl_c_prints_the_resume_command(tmp_path, capsys, monkeypatch) -> None:
+    from models import harness, mlp
+
+    calls = {"n": 0}
+    real = harness.train_one_epoch
+
+    def interrupt_in_second_epoch(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(harness, "train_one_epoch", interrupt_in_second_epoch)
+    argv = ["--quick", "--epochs", "3", "--out", str(tmp_path / "run"), "--no-pictures"]
+    with pytest.raises(SystemExit) as e:
+        mlp.main(argv)
+    assert e.value.code == 130
+    out = capsys.readouterr().out.strip().splitlines()
+    run = tmp_path / "run"
+    assert out[-1] == (f"mlp: interrupted; {run / 'last.ckpt'} holds epoch 1/3. Continue with: "
+                       f"python -m models.mlp --quick --epochs 3 --out {run} --no-pictures --resume")

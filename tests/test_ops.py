@@ -171,3 +171,61 @@ def test_registry_is_complete():
         classes.discard(ToDevice)  # needs a GPU to run
     missing = sorted(c.__qualname__ for c in classes - used)
     assert not missing, f"Function classes not exercised by any registered sample: {missing}"
+
+
+# --- in-place safety: every op's backward either sees its saved values intact or raises -----------
+_MODIFIED = "modified by an inplace operation"
+
+
+def _grads_after(op, sample, corrupt):
+    """Gradients (seeded cotangents) of a fresh forward, after ``corrupt(leaves, outs)`` ran in place."""
+    args, kwargs = to_tensors(sample, np)
+    leaves = _has_diff_input(args, kwargs)
+    outs = [o for o in _flat(op.fn(*args, **kwargs)) if o.requires_grad]
+    rng = np.random.default_rng(7)
+    vs = [mg.tensor(rng.standard_normal(o.shape)).to(o.dtype) for o in outs]
+    if corrupt is not None:
+        with mg.no_grad():
+            corrupt(leaves, outs)
+    gs = mg.grad(outs, leaves, vs, allow_unused=True)
+    return [None if g is None else g.numpy().copy() for g in gs]
+
+
+def _scramble(t):
+    try:
+        t.mul_(1.37).add_(0.11)
+    except (ValueError, RuntimeError) as e:  # a read-only broadcast view
+        pytest.skip(f"cannot write into this tensor: {e}")
+
+
+@pytest.mark.parametrize("op,sample", CASES, ids=IDS)
+def test_inplace_change_is_caught(op, sample: S):
+    """Changing an input or output in place between forward and backward either makes backward raise
+    the version-counter error or leaves the gradients unchanged (the op does not read that value):
+    catches a ``saved_inputs`` declaration that is too optimistic, or a backward that reads an output
+    array without ``saved_output``."""
+    if not op.gradcheck:
+        pytest.skip("not differentiable")
+    args, kwargs = to_tensors(sample, np)
+    n_leaves = len(_has_diff_input(args, kwargs))
+    n_outs = len([o for o in _flat(op.fn(*args, **kwargs)) if o.requires_grad])
+    if not n_leaves or not n_outs:
+        pytest.skip("sample has no differentiable input")
+    ref = _grads_after(op, sample, None)
+    targets = [("input", k) for k in range(n_leaves)] + [("output", k) for k in range(n_outs)]
+    for kind, k in targets:
+        def corrupt(leaves, outs, kind=kind, k=k):
+            _scramble(leaves[k] if kind == "input" else outs[k].detach())
+
+        try:
+            got = _grads_after(op, sample, corrupt)
+        except RuntimeError as e:
+            assert _MODIFIED in str(e), e
+            continue
+        for g, r in zip(got, ref):
+            assert (g is None) == (r is None)
+            if g is not None:
+                np.testing.assert_allclose(
+                    g, r, rtol=1e-7, atol=1e-9,
+                    err_msg=f"{op.name}: {kind} {k} changed in place, backward neither raised nor ignored it",
+                )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from minigrad.optim import LBFGS, SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
 
 # A small least-squares problem: loss(x) = mean((A x - b)^2), grad = 2 A^T (A x - b) / m.
 RNG = np.random.default_rng(0)
@@ -109,6 +109,21 @@ def ref_adagrad(lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.
     return np.array(traj)
 
 
+def ref_adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    x, s, u, traj = X0.copy(), np.zeros(5), np.zeros(5), []
+    for _ in range(STEPS):
+        g = np_grad(x)
+        if maximize:
+            g = -g
+        g = g + weight_decay * x
+        s = rho * s + (1 - rho) * g * g
+        delta = np.sqrt(u + eps) / np.sqrt(s + eps) * g
+        u = rho * u + (1 - rho) * delta * delta
+        x = x - lr * delta
+        traj.append(x)
+    return np.array(traj)
+
+
 CASES = [
     ("SGD", dict(lr=0.1)),
     ("SGD", dict(lr=0.05, momentum=0.9)),
@@ -127,8 +142,12 @@ CASES = [
     ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, eps=1e-4)),
     ("Adagrad", dict(lr=0.1)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.05, initial_accumulator_value=0.5)),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(lr=2.0, rho=0.95, maximize=True)),
 ]
-OPTS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad}
+OPTS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad,
+        "Adadelta": Adadelta}
 
 
 def reference(name, kw):
@@ -141,6 +160,8 @@ def reference(name, kw):
         return ref_adam(decoupled=name == "AdamW", **kw)
     if name == "RMSprop":
         return ref_rmsprop(**kw)
+    if name == "Adadelta":
+        return ref_adadelta(**kw)
     return ref_adagrad(**kw)
 
 
@@ -315,3 +336,99 @@ def test_cupy_backend(xp, device):
     opt.step()
     assert isinstance(x.array, xp.ndarray) and x.dtype == np.float32
     assert isinstance(opt.state[x]["exp_avg"], xp.ndarray)
+
+
+# --- version counters, hyper-parameter checks, state-dict shape checks ----------------------------------
+def test_step_bumps_parameter_version():
+    """An optimizer step changes each updated parameter in place, so its version counter moves."""
+    m = mg.nn.Linear(2, 1)
+    opt = SGD(m.parameters(), lr=1.0)
+    x = mg.tensor(np.ones((3, 2)))
+    loss = m(x).sum()
+    assert loss is not None
+    m.weight.grad = mg.ones(1, 2)
+    w0, b0 = m.weight._version, m.bias._version  # initialisation bumped them already
+    opt.step()
+    assert m.weight._version == w0 + 1
+    assert m.bias._version == b0  # no gradient: not updated, not bumped
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_every_optimizer_bumps_versions(name, kw):
+    _, _, x = run_minigrad(lambda p: OPTS[name](p, **kw), steps=3)
+    assert x._version == 3
+
+
+def _lbfgs(params, **kw):
+    return LBFGS(params, **kw)
+
+
+ALL_OPTS = dict(OPTS, LBFGS=_lbfgs)
+# the hyper-parameters each optimizer validates (NaN must fail the check, like a negative value)
+NAN_CASES = [
+    ("SGD", "lr", "learning rate"), ("SGD", "momentum", "momentum"), ("SGD", "weight_decay", "weight_decay"),
+    ("Adam", "lr", "learning rate"), ("Adam", "eps", "epsilon"), ("Adam", "betas", "betas"),
+    ("Adam", "weight_decay", "weight_decay"),
+    ("AdamW", "lr", "learning rate"), ("AdamW", "eps", "epsilon"), ("AdamW", "betas", "betas"),
+    ("AdamW", "weight_decay", "weight_decay"),
+    ("RMSprop", "lr", "learning rate"), ("RMSprop", "eps", "epsilon"), ("RMSprop", "momentum", "momentum"),
+    ("RMSprop", "weight_decay", "weight_decay"), ("RMSprop", "alpha", "alpha"),
+    ("Adagrad", "lr", "learning rate"), ("Adagrad", "eps", "epsilon"), ("Adagrad", "lr_decay", "lr_decay"),
+    ("Adagrad", "weight_decay", "weight_decay"),
+    ("Adagrad", "initial_accumulator_value", "initial_accumulator_value"),
+    ("Adadelta", "lr", "learning rate"), ("Adadelta", "eps", "epsilon"), ("Adadelta", "rho", "rho"),
+    ("Adadelta", "weight_decay", "weight_decay"),
+    ("LBFGS", "lr", "learning rate"), ("LBFGS", "tolerance_grad", "tolerance_grad"),
+    ("LBFGS", "tolerance_change", "tolerance_change"),
+]
+
+
+@pytest.mark.parametrize("name,param,spelled", NAN_CASES, ids=[f"{n}-{p}" for n, p, _ in NAN_CASES])
+@pytest.mark.parametrize("bad", ["nan", "negative"])
+def test_invalid_hyperparameters_rejected(name, param, spelled, bad):
+    w = mg.zeros(3, requires_grad=True)
+    value = float("nan") if bad == "nan" else -0.5
+    if param == "betas":
+        for betas in ((value, 0.9), (0.9, value)):
+            with pytest.raises(ValueError, match=f"{name}: invalid betas"):
+                ALL_OPTS[name]([w], betas=betas)
+        return
+    with pytest.raises(ValueError, match=f"{name}: invalid {spelled}"):
+        ALL_OPTS[name]([w], **{param: value})
+
+
+def test_rho_and_beta_upper_bounds():
+    w = mg.zeros(3, requires_grad=True)
+    with pytest.raises(ValueError, match="Adadelta: invalid rho 1.5"):
+        Adadelta([w], rho=1.5)
+    Adadelta([w], rho=1.0)  # allowed, as in PyTorch
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_load_state_dict_wrong_shapes_raises_at_load(name, kw):
+    """State saved for differently shaped parameters fails in load_state_dict, naming index and shapes."""
+    _, opt, _ = run_minigrad(lambda p: OPTS[name](p, **kw), steps=2)
+    sd = opt.state_dict()
+    if not sd["state"]:  # plain SGD keeps no state: nothing to check against
+        return
+    y = mg.zeros(4, requires_grad=True)
+    other = OPTS[name]([y], **kw)
+    before = other.state
+    with pytest.raises(ValueError, match=r"parameter 0 has shape \(5,\) in the loaded state dict, but "
+                                         r"parameter 0 has shape \(4,\)"):
+        other.load_state_dict(sd)
+    assert other.state is before  # nothing half-loaded
+
+
+def test_load_state_dict_wrong_shapes_second_parameter():
+    w, b = mg.zeros((2, 3), requires_grad=True), mg.zeros(3, requires_grad=True)
+    opt = Adam([w, b], lr=0.1)
+    w.grad, b.grad = mg.ones((2, 3)), mg.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    w2, b2 = mg.zeros((2, 3), requires_grad=True), mg.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: state 'exp_avg' of parameter 1 has shape "
+                                         r"\(3,\).*parameter 1 has shape \(2,\)"):
+        Adam([w2, b2], lr=0.1).load_state_dict(sd)
+    with pytest.raises(ValueError, match="group 0 has 2 parameters in the loaded state dict but 1"):
+        Adam([w2], lr=0.1).load_state_dict(sd)

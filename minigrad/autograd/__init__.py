@@ -54,11 +54,23 @@ class Function:
     higher-order gradients work. ``self.inputs`` are the input Tensors and
     ``self.saved_output(y)`` turns an output array saved in forward back into a
     Tensor that is part of the graph (for derivatives such as d exp(x) = exp(x) dx).
+
+    In-place safety: each recorded node keeps the version of its inputs and outputs.
+    ``saved_inputs`` (below) declares which input values backward reads; ``saved_output``
+    checks the output it returns. A value changed in place since forward makes backward raise.
     """
 
     inputs: tuple
     needs_input_grad: tuple
     _freed = False
+    # Which inputs' *values* backward reads, for the version-counter check (an in-place change of a
+    # saved input between forward and backward raises instead of giving a wrong gradient):
+    #   None               every input may be read (the safe default)
+    #   ()                 no input values are read, only shapes (add, sum, reshape, getitem ...)
+    #   ((1,), (0,))       per input i, the inputs read to compute input i's gradient (mul: a's gradient
+    #                      reads b, b's reads a), so ``h.mul_(2)`` on a non-leaf saves nothing it overwrites.
+    # Outputs that backward reads go through ``saved_output``, which checks their version itself.
+    saved_inputs: tuple | None = None
 
     def __call__(self, *inputs: Tensor) -> Any:
         # This is the hot path of every op: plain loops and attribute reads, no generators.
@@ -75,25 +87,52 @@ class Function:
         if type(ys) is not tuple:  # one output: the common case
             if type(ys) is not _ndarray:
                 ys = _as_array(ys)
+            base = ys.base
             if not record:
-                return make(ys)
+                y = make(ys)
+                if base is not None and xs and (base is xs[0] or base is xs[0].base):
+                    _mark_view(y, inputs[0], False)
+                return y
             self.inputs = inputs
             self.needs_input_grad = tuple(needs)
             self._out_meta = ((ys.shape, ys.dtype),)
+            self._versions = versions = []  # of the inputs, for the check before backward
+            for x in inputs:
+                vc = x._vc
+                versions.append(0 if vc is None else vc[0])
             if getattr(_anomaly_state, "enabled", False):
                 self._site = anomaly.creation_site()
                 anomaly.check_forward(self, (ys,))
-            return make(ys, True, self, 0)
+            y = make(ys, True, self, 0)
+            if base is not None and (base is xs[0] or base is xs[0].base):
+                vc = _mark_view(y, inputs[0], True)
+                self._out_vcs = ((vc, vc[0]),)
+            else:
+                vc = y._vc = [0]
+                self._out_vcs = ((vc, 0),)
+            return y
         ys = tuple([y if type(y) is _ndarray else _as_array(y) for y in ys])
+        outs = [make(y) for y in ys] if not record else [make(y, True, self, i) for i, y in enumerate(ys)]
+        x0 = xs[0] if xs else None
+        out_vcs = []
+        for y, t in zip(ys, outs):
+            base = y.base
+            if base is not None and x0 is not None and (base is x0 or base is x0.base):
+                vc = _mark_view(t, inputs[0], record)
+            else:
+                vc = t._vc = [0]
+            out_vcs.append((vc, vc[0]))
         if not record:
-            return tuple([make(y) for y in ys])
+            return tuple(outs)
         self.inputs = inputs
         self.needs_input_grad = tuple(needs)
         self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
+        self._versions = [0 if x._vc is None else x._vc[0] for x in inputs]
+        self._out_vcs = tuple(out_vcs)
         if getattr(_anomaly_state, "enabled", False):
             self._site = anomaly.creation_site()
             anomaly.check_forward(self, ys)
-        return tuple([make(y, True, self, i) for i, y in enumerate(ys)])
+        return tuple(outs)
 
     def forward(self, *xs: Any) -> Any:
         raise NotImplementedError
@@ -103,8 +142,23 @@ class Function:
 
     # --- helpers for subclasses -------------------------------------------------
     def saved_output(self, y: Any, index: int = 0) -> Tensor:
-        """A Tensor for output ``index`` (array ``y`` saved in forward) that belongs to this graph."""
+        """A Tensor for output ``index`` (array ``y`` saved in forward) that belongs to this graph.
+
+        Raises if that output was modified in place since forward (its version moved on).
+        """
+        vc, expected = self._out_vcs[index]
+        if vc[0] != expected:
+            raise _version_error(self, "output", index, y, vc[0], expected)
         return _Tensor._make(y if type(y) is _ndarray else _as_array(y), True, self, index)
+
+    def check_outputs(self) -> None:
+        """Raise if any output was modified in place since forward: for a backward that reads arrays
+        aliasing its outputs directly (the recurrent kernels' saved hidden states) rather than through
+        ``saved_output``."""
+        for i, (vc, expected) in enumerate(self._out_vcs):
+            if vc[0] != expected:
+                meta = self._out_meta[i]
+                raise _version_error(self, "output", i, _np.empty(meta[0], meta[1]), vc[0], expected)
 
     @classmethod
     def name(cls) -> str:
@@ -126,6 +180,70 @@ class Function:
 def _as_array(y: Any) -> Any:
     """NumPy turns 0-d results into scalars; make them arrays again (CuPy arrays pass through)."""
     return _np.asarray(y) if isinstance(y, (_np.generic, float, int, bool)) else y
+
+
+def _mark_view(view: Tensor, base: Tensor, record: bool) -> list[int]:
+    """``view``'s array is a view of ``base``'s: share the version counter, remember the base."""
+    vc = base._shared_version()
+    view._vc = vc
+    root = base._base if base._base is not None else base
+    view._base = root
+    if record:
+        root.__dict__["_has_views"] = True  # an in-place op with autograd on it would leave them stale
+    return vc
+
+
+def _version_error(
+    node: Function, kind: str, index: int, array: Any, now: int, expected: int
+) -> RuntimeError:
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"{node.name()}'s {kind} {index} (a {array.dtype} tensor of shape {tuple(array.shape)}) "
+        f"is at version "
+        f"{now}; expected version {expected} instead. Hint: the in-place change happened between this op's "
+        "forward and backward (an optimizer step, a `+=`, `x[...] = `, an `_`-suffixed method); make it "
+        "out of place, or do it after backward()."
+    )
+
+
+def _check_saved_inputs(node: Function, saved: tuple | None) -> None:
+    """Raise if an input whose value ``node.backward`` reads was changed in place after forward."""
+    inputs, versions = node.inputs, node._versions
+    if saved is None:
+        for j, x in enumerate(inputs):
+            vc = x._vc
+            if vc is not None and vc[0] != versions[j]:
+                raise _version_error(node, "input", j, x.array, vc[0], versions[j])
+        return
+    for reads, need in zip(saved, node.needs_input_grad):
+        if need:
+            for j in reads:
+                vc = inputs[j]._vc
+                if vc is not None and vc[0] != versions[j]:
+                    raise _version_error(node, "input", j, inputs[j].array, vc[0], versions[j])
+
+
+def _position(node: Function, x: Tensor) -> int:
+    """The index of ``x`` among ``node``'s inputs (by identity; the slow path, for re-pointed tensors)."""
+    for i, y in enumerate(node.inputs):
+        if y is x:
+            return i
+    raise ValueError("not an input of this node")
+
+
+def _edge(node: Function, i: int, x: Tensor) -> tuple[Function | None, int]:
+    """(producer node, output index) of ``node``'s input ``i`` as it was when ``node`` was recorded.
+
+    An in-place op with autograd re-points a tensor at a new producer (``h.mul_(2)``: ``h``'s grad_fn
+    becomes the Mul); consumers recorded before it must still send their gradient to the old one.
+    """
+    hist = x._hist
+    if hist is not None:
+        v = node._versions[i]
+        for version, fn, idx in hist:
+            if version > v:
+                return fn, idx
+    return x.grad_fn, x._out_idx
 
 
 def _device_error(fn: Function, inputs: Sequence[Tensor]) -> None:
@@ -173,7 +291,7 @@ def _topological_order(roots: Sequence[Function]) -> list[Function]:
             )
         stack.append((node, True))
         for x in node.inputs:
-            fn = x.grad_fn
+            fn = x.grad_fn if x._hist is None else _edge(node, _position(node, x), x)[0]
             if fn is not None and fn not in visited:
                 stack.append((fn, False))
     order.reverse()
@@ -269,6 +387,9 @@ def run_backward(
                     continue
                 for i in missing:
                     gys[i] = _zeros_for(node._out_meta[i], node.inputs[0])
+            saved = node.saved_inputs
+            if saved is None or saved:
+                _check_saved_inputs(node, saved)
             if check_nan:
                 outer = anomaly.set_backward_node(node)
                 try:
@@ -289,6 +410,12 @@ def run_backward(
             for x, gx, need in zip(inputs, gxs, needs):
                 if not need or gx is None:
                     continue
+                if type(gx) is not _Tensor and not isinstance(gx, _Tensor):
+                    raise TypeError(
+                        f"{node.name()}.backward returned a {type(gx).__module__}.{type(gx).__name__} for "
+                        f"input {_position(node, x)}; return a Tensor (wrap an array with "
+                        "minigrad.tensor(...)) or None"
+                    )
                 if gx.array.shape != x.array.shape:
                     raise RuntimeError(
                         f"{node.name()}.backward returned a gradient of shape {tuple(gx.shape)} for an "
@@ -296,7 +423,10 @@ def run_backward(
                     )
                 if gx.array.dtype != x.array.dtype:
                     gx = gx.to(x.array.dtype)
-                fn = x.grad_fn
+                if x._hist is None:
+                    fn, j = x.grad_fn, x._out_idx
+                else:
+                    fn, j = _edge(node, _position(node, x), x)
                 if fn is None:
                     entry = leaf_grads.get(id(x))
                     if entry is None:
@@ -307,7 +437,6 @@ def run_backward(
                     slot = node_grads.get(fn)
                     if slot is None:
                         slot = node_grads[fn] = [None] * len(fn._out_meta)
-                    j = x._out_idx
                     slot[j] = gx if slot[j] is None else slot[j] + gx
             if not retain_graph:
                 node._free()
@@ -360,7 +489,7 @@ def _prune(order: list[Function], capture: Sequence[Tensor]) -> tuple[list[Funct
     feeds: set[Function] = set()  # nodes whose backward sends gradient on towards a captured tensor
     for node in reversed(order):  # producers first
         for x in node.inputs:
-            fn = x.grad_fn
+            fn = x.grad_fn if x._hist is None else _edge(node, _position(node, x), x)[0]
             if fn is None:
                 hit = id(x) in target_leaves
             else:

@@ -178,6 +178,8 @@ class Conv2dForward(Function):
     (N, OH, OW)).
     """
 
+    saved_inputs = ((1,), (0,), ())
+
     def __init__(self, geometry: ConvGeometry, out_hw: tuple[int, int]) -> None:
         self.geometry, self.out_hw = geometry, tuple(out_hw)
 
@@ -214,6 +216,8 @@ class Conv2dGradInput(Function):
     g (N, C, H, W) is d(dy) = conv2d(g, w) and dw = Conv2dGradWeight(g, dy).
     """
 
+    saved_inputs = ((1,), (0,))
+
     def __init__(self, geometry: ConvGeometry, x_hw: tuple[int, int]) -> None:
         self.geometry, self.x_hw = geometry, tuple(x_hw)
 
@@ -236,6 +240,8 @@ class Conv2dGradWeight(Function):
     or (dw, db (F,)). Bilinear with <conv2d(x, w) + b, dy> = <w, dw> + <b, db>, so for incoming
     gradients g (like dw) and gb (like db): dx = Conv2dGradInput(dy, g) and d(dy) = conv2d(x, g) + gb.
     """
+
+    saved_inputs = ((1,), (0,))
 
     def __init__(self, geometry: ConvGeometry, k_hw: tuple[int, int], with_bias: bool = False) -> None:
         self.geometry, self.k_hw, self.with_bias = geometry, tuple(k_hw), with_bias
@@ -572,6 +578,8 @@ class MaxPool2dForward(Function):
     position (MaxPool2dGradInput).
     """
 
+    saved_inputs = ()
+
     def __init__(self, pg: _PoolGeometry, need_indices: bool = True) -> None:
         self.pg, self.need_indices = pg, need_indices
 
@@ -592,6 +600,8 @@ class MaxPool2dGradInput(Function):
 
     The backward of max_pool2d (a scatter). Linear in dy; its backward is the gather g[indices].
     """
+
+    saved_inputs = ()
 
     def __init__(self, indices: Any, x_shape: tuple, unique: bool) -> None:
         self.indices, self.x_shape, self.unique = indices, tuple(x_shape), unique
@@ -716,6 +726,8 @@ class AvgPool2dForward(Function):
     each dy * inv_div spread back over its window), whose own backward is this op again.
     """
 
+    saved_inputs = ()
+
     def __init__(self, pg: _PoolGeometry, inv_div: Any) -> None:
         self.pg, self.inv_div = pg, inv_div
 
@@ -739,6 +751,8 @@ class AvgPool2dGradInput(Function):
 
     Input dy (N, C, OH, OW); output (N, C, H, W). Linear; its backward is AvgPool2dForward.
     """
+
+    saved_inputs = ()
 
     def __init__(self, pg: _PoolGeometry, inv_div: Any, x_shape: tuple) -> None:
         self.pg, self.inv_div, self.x_shape = pg, inv_div, tuple(x_shape)

@@ -12,6 +12,7 @@ from typing import Any
 from .. import ops
 from ..autograd import Function
 from ..grad_mode import is_grad_enabled
+from ..inplace import apply_
 from ..ops import clamp, gelu, log_softmax, pad, sigmoid, softmax, softplus, tanh, where
 from ..tensor import Tensor
 from .distance import (
@@ -20,7 +21,6 @@ from .distance import (
     normalize,
     pairwise_distance,
     triplet_margin_loss,
-    vector_norm,
 )
 from .loss import (
     binary_cross_entropy,
@@ -41,34 +41,51 @@ __all__ = [
     "hardtanh", "logsigmoid", "softsign", "softmin", "softmax", "log_softmax", "dropout", "dropout1d",
     "dropout2d", "dropout3d", "linear", "embedding", "layer_norm", "batch_norm", "group_norm", "rms_norm",
     "normalize_over", "one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
-    "vector_norm", "triplet_margin_loss", "cosine_embedding_loss", "mse_loss", "l1_loss",
+    "triplet_margin_loss", "cosine_embedding_loss", "mse_loss", "l1_loss",
     "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss",
+    "relu_", "leaky_relu_", "elu_",
 ]
 
 _make = Tensor._make
 
 
-# --- activations (PyTorch's signatures; ``inplace`` is accepted and the result is a new tensor) ---------
+# --- activations (PyTorch's signatures; ``inplace=True`` writes into the input: minigrad/inplace.py) ---
+def _maybe_inplace(input: Tensor, inplace: bool, name: str, op: Any, *args: Any) -> Tensor:
+    return apply_(input, name, op, *args) if inplace else op(input, *args)
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return ops.relu(input)
+    return _maybe_inplace(input, inplace, "relu_", ops.relu)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return apply_(input, "relu_", ops.relu)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return ops.leaky_relu(input, negative_slope)
+    return _maybe_inplace(input, inplace, "leaky_relu_", ops.leaky_relu, negative_slope)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return apply_(input, "leaky_relu_", ops.leaky_relu, negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return ops.elu(input, alpha)
+    return _maybe_inplace(input, inplace, "elu_", ops.elu, alpha)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return apply_(input, "elu_", ops.elu, alpha)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return ops.silu(input)
+    return _maybe_inplace(input, inplace, "silu_", ops.silu)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` (scaling the rest by 1/(1-p)) when ``training``."""
-    return ops.dropout(input, p, training)
+    return _maybe_inplace(input, inplace, "dropout_", ops.dropout, p, training)
 
 
 def _feature_dropout(input: Tensor, p: float, training: bool, spatial: int, op: str) -> Tensor:
@@ -95,7 +112,7 @@ def _feature_dropout(input: Tensor, p: float, training: bool, spatial: int, op: 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout for (N, C, L) or (C, L): whole channels are zeroed with probability ``p``."""
-    return _feature_dropout(input, p, training, 1, "dropout1d")
+    return _maybe_inplace(input, inplace, "dropout1d_", _feature_dropout, p, training, 1, "dropout1d")
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -110,23 +127,23 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
                       "dropout behavior, please switch to using dropout1d instead.", UserWarning,
                       stacklevel=2)
-        return _feature_dropout(input, p, training, 1, "dropout2d")
-    return _feature_dropout(input, p, training, 2, "dropout2d")
+        return _maybe_inplace(input, inplace, "dropout2d_", _feature_dropout, p, training, 1, "dropout2d")
+    return _maybe_inplace(input, inplace, "dropout2d_", _feature_dropout, p, training, 2, "dropout2d")
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout for (N, C, D, H, W) or (C, D, H, W)."""
-    return _feature_dropout(input, p, training, 3, "dropout3d")
+    return _maybe_inplace(input, inplace, "dropout3d_", _feature_dropout, p, training, 3, "dropout3d")
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6)."""
-    return clamp(x, 0.0, 6.0)
+    return hardtanh(x, 0.0, 6.0, inplace)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """Clamp to [min_val, max_val]."""
-    return clamp(x, min_val, max_val)
+    return _maybe_inplace(x, inplace, "hardtanh_", clamp, min_val, max_val)
 
 
 def logsigmoid(x: Tensor) -> Tensor:
@@ -141,7 +158,7 @@ def softsign(x: Tensor) -> Tensor:
 
 def mish(x: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
-    return x * tanh(softplus(x))
+    return _maybe_inplace(x, inplace, "mish_", lambda t: t * tanh(softplus(t)))
 
 
 def softmin(x: Tensor, dim: int = -1) -> Tensor:
@@ -157,6 +174,8 @@ class Linear(Function):
     Backward: dx = dy W,  dW = dy^T x (summed over *),  db = sum of dy over *.
     dW comes out of one GEMM as a fresh (out, in) array, so it becomes ``W.grad`` without a copy.
     """
+
+    saved_inputs = ((1,), (0,), ())
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         if x.ndim > 2:  # one 2-D GEMM (NumPy's stacked (N, L, in) @ (in, out) matmul is several times slower)
@@ -235,7 +254,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
         norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(weight.dtype)
         weight.array[rows] = w * scale[:, None]
-        weight._bump_version()
+        weight._bump_version()  # renormalised in place, as PyTorch's embedding_renorm_
     out = weight[idx]
     if padding_idx is not None and weight.requires_grad:
         keep = (idx != padding_idx)[..., None]

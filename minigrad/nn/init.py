@@ -65,6 +65,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     with no_grad():
         tensor.array[...] = values
+    tensor._bump_version()
     return tensor
 
 

@@ -506,7 +506,7 @@ class Module:
                     t.array = a.copy()
                 else:
                     t.array[...] = a.astype(t.dtype, copy=False)
-                    t._bump_version()
+                    t._bump_version()  # an in-place change, as param.copy_() in PyTorch
         return _IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ class Normalize(Function):
     Backward: dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) - g_inv * inv_std^2 * xhat / n.
     """
 
+    saved_inputs = ()
+
     def __init__(self, axes: tuple[int, ...], eps: float) -> None:
         self.axes, self.eps = tuple(axes), float(eps)
 
@@ -124,9 +126,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if running_mean is not None:
                 bm = fn.mean.reshape(c).astype(running_mean.dtype, copy=False)
                 running_mean.array[...] = running_mean.array * (1.0 - m) + bm * m
+                running_mean._bump_version()
             if running_var is not None:
                 bv = (fn.var.reshape(c) * (n / (n - 1))).astype(running_var.dtype, copy=False)
                 running_var.array[...] = running_var.array * (1.0 - m) + bv * m
+                running_var._bump_version()
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are required when training=False")

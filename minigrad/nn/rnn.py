@@ -260,6 +260,8 @@ class GateProjection(Function):
     into the GEMM's rows. Backward: dx = dy @ W, dW = dy^T x, db = dy summed over the leading dims.
     """
 
+    saved_inputs = ((1,), (0,), ())
+
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         y = x.reshape(-1, x.shape[-1]) @ w.T
         if b is not None:
@@ -359,6 +361,7 @@ class FusedRNNCell(Function):
         return h
 
     def backward(self, gh: Tensor) -> tuple:
+        self.check_outputs()  # the outputs alias the saved hidden states
         need = self.needs_input_grad
         if is_grad_enabled():
             d = rnn_cell_grads(gh, self.inputs[0], self.inputs[1], "relu" if self.relu else "tanh")
@@ -417,6 +420,7 @@ class LSTMSequence(Function):
         return out, hs[T].copy(), (cs[T] if save else cs[T % 2]).copy()
 
     def backward(self, gout: Tensor, ghn: Tensor, gcn: Tensor) -> tuple:
+        self.check_outputs()  # the outputs alias the saved hidden states
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn, gcn)
         xg, h0, c0, w = (x.array for x in self.inputs)
@@ -505,6 +509,7 @@ class GRUSequence(Function):
         return out, hs[T].copy()
 
     def backward(self, gout: Tensor, ghn: Tensor) -> tuple:
+        self.check_outputs()  # the outputs alias the saved hidden states
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn)
         xg, h0, w, b = (x.array for x in self.inputs)
@@ -592,6 +597,7 @@ class RNNSequence(Function):
         return out, hs[T].copy()
 
     def backward(self, gout: Tensor, ghn: Tensor) -> tuple:
+        self.check_outputs()  # the outputs alias the saved hidden states
         if is_grad_enabled():
             return self._recorded_backward(gout, ghn)
         xg, h0, w = (x.array for x in self.inputs)

@@ -48,6 +48,7 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
     stdv = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
     for p in module.parameters():
         p.array[...] = _uniform(p.xp, -stdv, stdv, p.shape, p.dtype)
+        p._bump_version()
 
 
 def _zeros(like: Tensor, shape: tuple[int, ...]) -> Tensor:

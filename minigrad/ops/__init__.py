@@ -23,9 +23,14 @@ from .arithmetic import (
     sum_to,
 )
 from .arithmetic import to_device_op as to_device
-from .indexing import gather, getitem, index_select, masked_fill, scatter_add, unwrap_index
+from .decomp import cholesky, det, logdet, slogdet
+from .decomp import inv as inverse
+from .indexing import gather, getitem, index_put, index_select, masked_fill, scatter_add, unwrap_index
 from .linalg import bmm, dot, einsum, matmul, mm
+from .matrix import ger, outer, tril, triu
+from .norms import norm
 from .reduction import (
+    SafeSqrt,
     all,
     amax,
     amin,
@@ -43,6 +48,7 @@ from .reduction import (
     sum,
     var,
 )
+from .scan import cumprod, cumsum
 from .shape import (
     cat,
     chunk,
@@ -54,6 +60,7 @@ from .shape import (
     flip,
     movedim,
     mT,
+    narrow,
     pad,
     permute,
     repeat,
@@ -69,9 +76,14 @@ from .shape import (
     unsqueeze,
     view,
 )
+from .sorting import argsort, argwhere, nonzero, sort, topk
+from .special import digamma, lgamma, polygamma
+from .tensor_extras import Size, _shape, _size, new_empty, new_full, new_ones, new_tensor, new_zeros, type_
 from .unary import (
     allclose,
     clamp,
+    clamp_max,
+    clamp_min,
     clip,
     cos,
     dropout,
@@ -139,6 +151,8 @@ _METHODS = [
     "sigmoid",
     "relu",
     "erf",
+    "lgamma",
+    "digamma",
     "square",
     "clamp",
     "clip",
@@ -184,7 +198,33 @@ _METHODS = [
     "index_select",
     "masked_fill",
     "matmul",
+    "mm",
+    "bmm",
     "dot",
+    "narrow",
+    "norm",
+    "cumsum",
+    "cumprod",
+    "sort",
+    "argsort",
+    "topk",
+    "clamp_min",
+    "clamp_max",
+    "nonzero",
+    "argwhere",
+    "outer",
+    "ger",
+    "tril",
+    "triu",
+    "inverse",
+    "det",
+    "logdet",
+    "slogdet",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+    "new_empty",
+    "new_tensor",
     "eq",
     "ne",
     "lt",
@@ -211,18 +251,17 @@ def _install_methods() -> None:
     Tensor.divide = div
     Tensor.multiply = mul
     Tensor.subtract = sub
-    Tensor.masked_fill_ = _masked_fill_
     Tensor.cast = cast
-
-
-def _masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
-    self._check_inplace("masked_fill_")
-    m = mask.array if isinstance(mask, Tensor) else mask
-    self.array[...] = self.xp.where(m, value, self.array)
-    return self
+    Tensor.type = type_
+    Tensor.shape = property(_shape, doc="The shape, a :class:`Size` (a tuple), as ``torch.Size``.")
+    Tensor.size = _size
+    Tensor.cholesky = cholesky
+    Tensor.polygamma = lambda self, n: polygamma(n, self)
 
 
 _install_methods()
+
+from .. import inplace as _inplace  # noqa: E402  (installs add_, +=, __setitem__, relu_ ... on Tensor)
 
 # The public differentiable ops; tests/test_ops.py checks that each is registered in tests/opdb.py.
 DIFFERENTIABLE = [
@@ -247,6 +286,9 @@ DIFFERENTIABLE = [
     "tanh",
     "sigmoid",
     "erf",
+    "lgamma",
+    "digamma",
+    "polygamma",
     "square",
     "relu",
     "leaky_relu",
@@ -302,16 +344,45 @@ DIFFERENTIABLE = [
     "repeat",
     "flip",
     "getitem",
+    "index_put",
     "gather",
     "scatter_add",
     "index_select",
     "masked_fill",
+    "narrow",
+    "norm",
+    "linalg.vector_norm",
+    "linalg.norm",
+    "cumsum",
+    "cumprod",
+    "sort",
+    "topk",
+    "clamp_min",
+    "clamp_max",
+    "outer",
+    "ger",
+    "tril",
+    "triu",
+    "inverse",
+    "det",
+    "slogdet",
+    "logdet",
+    "cholesky",
+    # minigrad.linalg
+    "linalg.inv",
+    "linalg.solve",
+    "linalg.solve_triangular",
+    "linalg.matrix_norm",
+    "linalg.eigh",
+    "linalg.qr",
 ]
 
 __all__ = sorted(
     n
     for n, v in list(globals().items())
     if not n.startswith("_")
-    and n not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index"}
+    and n
+    not in {"Any", "Tensor", "annotations", "DIFFERENTIABLE", "unwrap_index", "SafeSqrt", "type_"}
+    and not n.startswith("new_")
     and callable(v)
 )

@@ -96,3 +96,23 @@ def keepdim_shape(shape: Sequence[int], axes: tuple[int, ...] | None) -> tuple[i
 
 def is_floating(t: Tensor) -> bool:
     return t.array.dtype.kind == "f"
+
+
+def dim_aliases(fn: Any) -> Any:
+    """Let ``fn`` accept PyTorch's NumPy-style keyword aliases: ``axis=`` for ``dim=``, ``keepdims=``
+    for ``keepdim=`` (as ``torch.sum(x, axis=0, keepdims=True)`` does)."""
+    import functools
+
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            for alias, real in (("axis", "dim"), ("keepdims", "keepdim")):
+                if alias in kwargs:
+                    if real in kwargs:
+                        raise TypeError(f"{name}: got both {real}= and its alias {alias}=")
+                    kwargs[real] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+
+    return wrapper

@@ -33,6 +33,8 @@ def _sum_to_array(xp: Any, y: Any, shape: tuple[int, ...]) -> Any:
 class SumTo(Function):
     """y = x summed down to ``shape`` (the reverse of broadcasting). dx = broadcast_to(dy, x.shape)."""
 
+    saved_inputs = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
@@ -45,6 +47,8 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     """y = x broadcast to ``shape``. dx = sum_to(dy, x.shape)."""
+
+    saved_inputs = ()
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
@@ -85,6 +89,8 @@ def _unbroadcast(g: Tensor, x: Tensor) -> Tensor:
 class Add(Function):
     """y = a + b.  da = dy, db = dy (each summed back to its shape)."""
 
+    saved_inputs = ()
+
     def forward(self, a: Any, b: Any) -> Any:
         return a + b
 
@@ -97,6 +103,8 @@ class Add(Function):
 class Sub(Function):
     """y = a - b.  da = dy, db = -dy."""
 
+    saved_inputs = ()
+
     def forward(self, a: Any, b: Any) -> Any:
         return a - b
 
@@ -108,6 +116,8 @@ class Sub(Function):
 
 class Mul(Function):
     """y = a * b.  da = dy * b, db = dy * a."""
+
+    saved_inputs = ((1,), (0,))
 
     def forward(self, a: Any, b: Any) -> Any:
         return a * b
@@ -122,6 +132,8 @@ class Mul(Function):
 class Div(Function):
     """y = a / b.  da = dy / b, db = -dy * a / b**2."""
 
+    saved_inputs = ((1,), (0, 1))
+
     def forward(self, a: Any, b: Any) -> Any:
         return a / b
 
@@ -134,6 +146,8 @@ class Div(Function):
 
 class Neg(Function):
     """y = -x.  dx = -dy."""
+
+    saved_inputs = ()
 
     def forward(self, x: Any) -> Any:
         return -x
@@ -208,6 +222,8 @@ class PowScalar(Function):
 class RPowScalar(Function):
     """y = c ** x for a constant c > 0.  dx = dy * y * log(c)."""
 
+    saved_inputs = ()
+
     def __init__(self, c: float) -> None:
         self.c = c
 
@@ -220,7 +236,7 @@ class RPowScalar(Function):
 
 
 class Pow(Function):
-    """y = a ** b.  da = dy * b * a**(b-1), db = dy * y * log(a) (taken as 0 where a == 0)."""
+    """y = a ** b.  da = dy * b * a**(b-1) (0 where b == 0), db = dy * y * log(a) (0 where a <= 0)."""
 
     def forward(self, a: Any, b: Any) -> Any:
         self.y = a**b
@@ -231,8 +247,8 @@ class Pow(Function):
 
         a, b = self.inputs
         ga = gb = None
-        if self.needs_input_grad[0]:
-            ga = _unbroadcast(gy * b * pow(a, b - 1.0), a)
+        if self.needs_input_grad[0]:  # 0 where b == 0 (not 0 * 0^-1 = nan at a == 0), as in PyTorch
+            ga = _unbroadcast(where(b.detach() == 0, 0.0, gy * b * pow(a, b - 1.0)), a)
         if self.needs_input_grad[1]:
             safe = a.detach() > 0
             loga = log(where(safe, a, 1.0))
@@ -293,6 +309,8 @@ def round(x: Tensor) -> Tensor:
 class Cast(Function):
     """y = x converted to ``dtype``.  dx = dy converted back to x's dtype."""
 
+    saved_inputs = ()
+
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
@@ -313,6 +331,8 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
 
 class ToDevice(Function):
     """y = x copied to another device.  dx = dy copied back."""
+
+    saved_inputs = ()
 
     def __init__(self, dev: device) -> None:
         self.dev = dev
@@ -335,6 +355,8 @@ def to_device_op(x: Tensor, dev: device) -> Tensor:
 
 class Clone(Function):
     """y = a copy of x.  dx = dy."""
+
+    saved_inputs = ()
 
     def forward(self, x: Any) -> Any:
         return x.copy()

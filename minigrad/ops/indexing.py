@@ -49,6 +49,8 @@ def _scatter_add_array(xp: Any, target: Any, index: Any, values: Any) -> None:
 class GetItem(Function):
     """y = x[index].  dx = zeros like x with dy added at ``index``."""
 
+    saved_inputs = ()
+
     def __init__(self, index: Any) -> None:
         self.index = index
 
@@ -61,6 +63,8 @@ class GetItem(Function):
 
 class IndexAddInto(Function):
     """y = zeros(shape) with g added at ``index`` (the backward of getitem).  dg = dy[index]."""
+
+    saved_inputs = ()
 
     def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
         self.index, self.shape = index, shape
@@ -78,6 +82,56 @@ class IndexAddInto(Function):
         return GetItem(self.index)(gy)
 
 
+class IndexPut(Function):
+    """y = x with y[index] = v (v broadcast to the shape of x[index], cast to x's dtype).
+
+    dx = dy with zeros at ``index``; dv = dy[index] summed back to v's shape. (With an advanced index
+    that names an element twice, NumPy keeps the last write; dv then counts every occurrence.)
+    """
+
+    saved_inputs = ()
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: Any, v: Any) -> Any:
+        y = x.copy()
+        y[self.index] = v
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        from .arithmetic import sum_to
+
+        x, v = self.inputs
+        gx = gv = None
+        if self.needs_input_grad[0]:
+            gx = IndexPut(self.index)(gy, _make(gy.xp.zeros((), dtype=gy.dtype)))
+        if self.needs_input_grad[1]:
+            gv = getitem(gy, self.index)
+            extra = gv.ndim - v.ndim
+            if extra < 0:  # v had leading size-1 dims that the assignment dropped
+                gv = gv.reshape((1,) * -extra + tuple(gv.shape))
+            gv = sum_to(gv, v.shape)
+        return gx, gv
+
+
+def index_put(x: Tensor, index: Any, value: Any) -> Tensor:
+    """A copy of ``x`` with ``value`` written at ``index`` (out-of-place ``x[index] = value``)."""
+    from ._util import as_tensor_like
+
+    idx = unwrap_index(index)
+    if get_array_module(x.array) is not np:
+        idx = _index_to_device(idx, get_array_module(x.array))
+    v = as_tensor_like(value, x)
+    try:
+        return IndexPut(idx)(x, v)
+    except (IndexError, ValueError) as e:
+        raise type(e)(
+            f"index_put: cannot assign a value of shape {tuple(v.shape)} to index {index!r} of a tensor of "
+            f"shape {tuple(x.shape)}: {e}"
+        ) from None
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with NumPy's basic and advanced indexing rules."""
     idx = unwrap_index(index)
@@ -85,8 +139,6 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if xp is not np:
         idx = _index_to_device(idx, xp)
     try:
-        if not x.requires_grad:
-            return _make(xp.asarray(x.array[idx]))
         return GetItem(idx)(x)
     except IndexError as e:
         raise IndexError(
@@ -111,6 +163,8 @@ def _along(index: Any, axis: int) -> tuple:
 
 class Gather(Function):
     """y[i, j] = x[index[i, j], j] (for axis 0).  dx = zeros with dy scatter-added along ``axis``."""
+
+    saved_inputs = ()
 
     def __init__(self, axis: int, index: Any) -> None:
         self.axis, self.index = axis, index
@@ -152,6 +206,8 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
 
 class ScatterAdd(Function):
     """y = x with src[i, j] added at (index[i, j], j) (axis 0).  dx = dy, dsrc = gather(dy, axis, index)."""
+
+    saved_inputs = ()
 
     def __init__(self, axis: int, index: Any) -> None:
         self.axis, self.index = axis, index

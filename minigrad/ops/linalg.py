@@ -24,6 +24,8 @@ _make = Tensor._make
 class MatMul(Function):
     """C = A @ B for A (..., n, k), B (..., k, m).  dA = dC @ B^T, dB = A^T @ dC."""
 
+    saved_inputs = ((1,), (0,))
+
     def forward(self, a: Any, b: Any) -> Any:
         return a @ b
 
@@ -69,8 +71,30 @@ def matmul(a: Any, b: Any) -> Tensor:
     return y
 
 
-mm = matmul
-bmm = matmul
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product of two 2-D tensors (n, k) @ (k, m), as ``torch.mm`` (no broadcasting)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.ndim != 2 or b.ndim != 2:
+        raise ValueError(
+            f"mm: expected two 2-D tensors, got shapes {tuple(getattr(a, 'shape', ()))} and "
+            f"{tuple(getattr(b, 'shape', ()))}"
+        )
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product (B, n, k) @ (B, k, m), as ``torch.bmm`` (equal batch sizes, no broadcasting)."""
+    if (
+        not isinstance(a, Tensor)
+        or not isinstance(b, Tensor)
+        or a.ndim != 3
+        or b.ndim != 3
+        or a.shape[0] != b.shape[0]
+    ):
+        raise ValueError(
+            f"bmm: expected two 3-D tensors with the same batch size, got shapes "
+            f"{tuple(getattr(a, 'shape', ()))} and {tuple(getattr(b, 'shape', ()))}"
+        )
+    return matmul(a, b)
 
 
 def dot(a: Tensor, b: Tensor) -> Tensor:

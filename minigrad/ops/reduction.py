@@ -15,10 +15,10 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._util import keepdim_shape, normalize_dim, normalize_dims
+from ._util import dim_aliases, keepdim_shape, normalize_dim, normalize_dims
 from .arithmetic import broadcast_to
 from .shape import reshape
-from .unary import exp, sqrt, where
+from .unary import exp, where
 
 _make = Tensor._make
 
@@ -36,6 +36,8 @@ def _expand_back(gy: Tensor, x_shape: tuple[int, ...], axes: tuple[int, ...] | N
 class Sum(Function):
     """y = sum of x over ``axes``.  dx = dy broadcast back over those axes."""
 
+    saved_inputs = ()
+
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
@@ -49,10 +51,15 @@ class Sum(Function):
 class Mean(Function):
     """y = mean of x over ``axes`` (n elements each).  dx = dy / n broadcast back."""
 
+    saved_inputs = ()
+
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x: Any) -> Any:
+        if x.size == 0:  # NumPy would warn; the answer is nan (or empty), as in PyTorch
+            s = x.sum(axis=self.axes, keepdims=self.keepdims)
+            return get_array_module(x).full(s.shape, np.nan, dtype=x.dtype)
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy: Tensor) -> Tensor:
@@ -66,8 +73,9 @@ def _check_float(x: Tensor, op: str) -> None:
         raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype}")
 
 
+@dim_aliases
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
-    """Sum over ``dim`` (an int, a tuple, or None for all)."""
+    """Sum over ``dim`` (an int, a tuple, or None for all); an empty reduction gives 0."""
     if dtype is not None:
         x = x.to(dtype)
     axes = normalize_dims(dim, x.ndim, "sum")
@@ -76,23 +84,39 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
     return Sum(axes, keepdim)(x)
 
 
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (an int, a tuple, or None for all)."""
+@dim_aliases
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    """Mean over ``dim`` (an int, a tuple, or None for all); an empty reduction gives nan, as in PyTorch."""
+    if dtype is not None:
+        x = x.to(dtype)
     _check_float(x, "mean")
     return Mean(normalize_dims(dim, x.ndim, "mean"), keepdim)(x)
 
 
+def _var_args(dim: Any, unbiased: Any, correction: Any, op: str) -> tuple[Any, float]:
+    if isinstance(dim, bool):  # torch.var(x, False): the second positional argument is ``unbiased``
+        dim, unbiased = None, dim
+    if correction is not None and unbiased is not None:
+        raise TypeError(f"{op}: give either correction= or unbiased=, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, float(correction)
+
+
+@dim_aliases
 def var(
     x: Tensor,
     dim: Any = None,
     unbiased: bool | None = None,
     keepdim: bool = False,
-    correction: int | None = None,
+    *,
+    correction: float | None = None,
 ) -> Tensor:
-    """Variance over ``dim``: sum((x - mean)^2) / (n - correction); correction=1 (unbiased) by default."""
+    """Variance over ``dim``: sum((x - mean)^2) / (n - correction); correction=1 (unbiased) by default.
+
+    ``var(x, False)`` reads the bool as ``unbiased``, as in PyTorch; n <= correction gives nan."""
     _check_float(x, "var")
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
+    dim, correction = _var_args(dim, unbiased, correction, "var")
     axes = normalize_dims(dim, x.ndim, "var")
     n = x.numel() if axes is None else int(np.prod([x.shape[a] for a in axes]))
     d = x - mean(x, axes, keepdim=True)
@@ -100,19 +124,41 @@ def var(
     return sum(d * d, axes, keepdim=keepdim) * scale
 
 
+class SafeSqrt(Function):
+    """y = sqrt(x) for x >= 0.  dx = dy / (2 y) where y > 0 and 0 where y == 0 (PyTorch's std/norm rule:
+    a constant input has a zero, not a nan, gradient)."""
+
+    saved_inputs = ()
+
+    def forward(self, x: Any) -> Any:
+        self.y = get_array_module(x).sqrt(x)
+        return self.y
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.saved_output(self.y)
+        zero = _make(self.y == 0)
+        return where(zero, 0.0, gy / where(zero, 1.0, y * 2.0))
+
+
+@dim_aliases
 def std(
     x: Tensor,
     dim: Any = None,
     unbiased: bool | None = None,
     keepdim: bool = False,
-    correction: int | None = None,
+    *,
+    correction: float | None = None,
 ) -> Tensor:
-    """Standard deviation: sqrt(var)."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction))
+    """Standard deviation: sqrt(var); the gradient at zero spread is 0, as in PyTorch."""
+    _check_float(x, "std")
+    dim, correction = _var_args(dim, unbiased, correction, "std")
+    return SafeSqrt()(var(x, dim, keepdim=keepdim, correction=correction))
 
 
 class AMax(Function):
     """y = max of x over ``axes``.  dx = dy split evenly among the elements equal to the max."""
+
+    saved_inputs = ()
 
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool, is_min: bool) -> None:
         self.axes, self.keepdims, self.is_min = axes, keepdims, is_min
@@ -138,6 +184,7 @@ def _check_nonempty(x: Tensor, axes: tuple[int, ...] | None, op: str) -> None:
         raise RuntimeError(f"{op}: cannot reduce over a zero-size dimension (shape {tuple(x.shape)})")
 
 
+@dim_aliases
 def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim``; ties share the gradient evenly."""
     axes = normalize_dims(dim, x.ndim, "amax")
@@ -145,6 +192,7 @@ def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return AMax(axes, keepdim, False)(x)
 
 
+@dim_aliases
 def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Minimum over ``dim``; ties share the gradient evenly."""
     axes = normalize_dims(dim, x.ndim, "amin")
@@ -171,35 +219,52 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, is_min: bool, op: str) -> Any:
     return values_indices(values, _make(idx))
 
 
+@dim_aliases
 def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     """``max(x)``: the largest value; ``max(x, dim)``: (values, indices) along ``dim``, the gradient going
     to the index returned; ``max(x, other)``: elementwise maximum."""
     return _max_min(x, dim, keepdim, False, "max")
 
 
+@dim_aliases
 def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     """Like :func:`max`, for the smallest value."""
     return _max_min(x, dim, keepdim, True, "min")
 
 
+def _arg_reduce(x: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
+    f = x.array.argmin if op == "argmin" else x.array.argmax
+    if dim is None:
+        if x.numel() == 0:
+            raise RuntimeError(f"{op}: cannot reduce an empty tensor (shape {tuple(x.shape)}) without a dim")
+        out = x.xp.asarray(f())
+        return _make(out.reshape((1,) * x.ndim) if keepdim else out)
+    axis = normalize_dim(dim, x.ndim, op)
+    _check_nonempty(x, (axis,), op)
+    return _make(x.xp.asarray(f(axis=axis, keepdims=keepdim)) if x.ndim else x.xp.asarray(0))
+
+
+@dim_aliases
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the largest value (in the flattened tensor when ``dim`` is None); no gradient."""
-    if dim is None:
-        return _make(x.xp.asarray(x.array.argmax()))
-    return _make(x.array.argmax(axis=normalize_dim(dim, x.ndim, "argmax"), keepdims=keepdim))
+    return _arg_reduce(x, dim, keepdim, "argmax")
 
 
+@dim_aliases
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    if dim is None:
-        return _make(x.xp.asarray(x.array.argmin()))
-    return _make(x.array.argmin(axis=normalize_dim(dim, x.ndim, "argmin"), keepdims=keepdim))
+    """Index of the smallest value (in the flattened tensor when ``dim`` is None); no gradient."""
+    return _arg_reduce(x, dim, keepdim, "argmin")
 
 
-def any(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+@dim_aliases
+def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """True where some element over ``dim`` is nonzero (an int, a tuple, or None for all)."""
     return _make(x.xp.asarray(x.array.any(axis=normalize_dims(dim, x.ndim, "any"), keepdims=keepdim)))
 
 
-def all(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+@dim_aliases
+def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """True where every element over ``dim`` is nonzero (an int, a tuple, or None for all)."""
     return _make(x.xp.asarray(x.array.all(axis=normalize_dims(dim, x.ndim, "all"), keepdims=keepdim)))
 
 
@@ -247,46 +312,65 @@ def _prod_except_self(x: Tensor, axis: int | None) -> Tensor:
     return prod(rows, axis + 1)
 
 
-def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Product over one ``dim``, or over all elements."""
+@dim_aliases
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    """Product over one ``dim``, or over all elements (1 for an empty reduction)."""
+    if dtype is not None:
+        x = x.to(dtype)
     axis = None if dim is None else normalize_dim(dim, x.ndim, "prod")
     return Prod(axis, keepdim)(x)
 
 
 class LogSumExp(Function):
-    """y = log sum exp(x) over ``axes``, computed as m + log sum exp(x - m).  dx = dy * exp(x - y)."""
+    """y = log sum exp(x) over ``axes``, computed as m + log sum exp(x - m) with m the max.
+    dx = dy * softmax(x) over ``axes``.
+
+    The gradient is the max-shifted softmax, not exp(x - y): for a row of equal huge-magnitude
+    entries (a fully masked row of -1e9) y - x rounds to 0 in float32, exp(x - y) to 1 instead of
+    1/n. An empty reduction gives -inf, as in PyTorch.
+    """
 
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x: Any) -> Any:
         xp = get_array_module(x)
+        if x.size == 0:
+            s = x.sum(axis=self.axes, keepdims=self.keepdims)
+            return xp.full(s.shape, -np.inf, dtype=x.dtype)
         m = x.max(axis=self.axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
         y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
-        self.out = y if self.keepdims else y.reshape(keepdim_shape_drop(x.shape, self.axes))
-        return self.out
+        return y if self.keepdims else y.reshape(keepdim_shape_drop(x.shape, self.axes))
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
-        y = _expand_back(self.saved_output(self.out), x.shape, self.axes)
-        return _expand_back(gy, x.shape, self.axes) * exp(x - y)
+        axes = tuple(range(x.ndim)) if self.axes is None else self.axes
+        return _expand_back(gy, x.shape, self.axes) * Softmax(axes)(x)
 
 
+@dim_aliases
 def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``dim`` without overflow."""
+    """log(sum(exp(x))) over ``dim`` without overflow; -inf over an empty dim."""
     _check_float(x, "logsumexp")
     return LogSumExp(normalize_dims(dim, x.ndim, "logsumexp"), keepdim)(x)
 
 
 class Softmax(Function):
-    """y = exp(x - max) / sum exp(x - max) along ``axis``.  dx = y * (dy - sum(dy * y))."""
+    """y = exp(x - max) / sum exp(x - max) along ``axis`` (an int, or a tuple of axes).
+    dx = y * (dy - sum(dy * y)).  A row of equal entries (even -1e9) gives 1/n; an empty dim, an empty
+    result; a row that is all -inf, nan (as in PyTorch)."""
 
-    def __init__(self, axis: int) -> None:
+    saved_inputs = ()
+
+    def __init__(self, axis: Any) -> None:
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
         xp = get_array_module(x)
+        if x.size == 0:
+            self.y = x.copy()
+            return self.y
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         self.y = e / e.sum(axis=self.axis, keepdims=True)
         return self.y
@@ -299,11 +383,16 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """y = x - logsumexp(x) along ``axis``.  dx = dy - exp(y) * sum(dy)."""
 
+    saved_inputs = ()
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
         xp = get_array_module(x)
+        if x.size == 0:
+            self.y = x.copy()
+            return self.y
         s = x - x.max(axis=self.axis, keepdims=True)
         self.y = s - xp.log(xp.exp(s).sum(axis=self.axis, keepdims=True))
         return self.y
@@ -313,13 +402,19 @@ class LogSoftmax(Function):
         return gy - exp(y) * sum(gy, self.axis, keepdim=True)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
+@dim_aliases
+def softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     """Softmax along ``dim`` (max-shifted, so large logits do not overflow)."""
+    if dtype is not None:
+        x = x.to(dtype)
     _check_float(x, "softmax")
     return Softmax(normalize_dim(dim, x.ndim, "softmax"))(x)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+@dim_aliases
+def log_softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     """log(softmax(x)) along ``dim``, computed stably."""
+    if dtype is not None:
+        x = x.to(dtype)
     _check_float(x, "log_softmax")
     return LogSoftmax(normalize_dim(dim, x.ndim, "log_softmax"))(x)

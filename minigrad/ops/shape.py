@@ -30,6 +30,8 @@ def _shape_arg(shape: tuple) -> tuple:
 class Reshape(Function):
     """y = x with a new shape.  dx = reshape(dy, x.shape)."""
 
+    saved_inputs = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -76,6 +78,8 @@ def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
 
 class Permute(Function):
     """y = x with its axes reordered by ``axes``.  dx = dy permuted by the inverse order."""
+
+    saved_inputs = ()
 
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
@@ -167,6 +171,8 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 class Cat(Function):
     """y = the inputs joined along ``axis``.  Each dx_i is its slice of dy (split)."""
 
+    saved_inputs = ()
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -180,6 +186,8 @@ class Cat(Function):
 
 class Split(Function):
     """ys = x cut along ``axis`` into pieces of ``sizes``.  dx = cat(dys)."""
+
+    saved_inputs = ()
 
     def __init__(self, sizes: Sequence[int], axis: int) -> None:
         self.sizes, self.axis = list(sizes), axis
@@ -275,6 +283,8 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 class Pad(Function):
     """y = x with constant borders.  dx = the inner slice of dy."""
 
+    saved_inputs = ()
+
     def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
         self.widths, self.value = widths, value
 
@@ -309,6 +319,8 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
 
 class Repeat(Function):
     """y = x tiled ``reps`` times along each dim.  dx = dy summed over the copies."""
+
+    saved_inputs = ()
 
     def __init__(self, reps: tuple[int, ...]) -> None:
         self.reps = reps
@@ -346,3 +358,21 @@ def flip(x: Tensor, dims: Any) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     axes = {normalize_dim(d, x.ndim, "flip") for d in dims}
     return getitem(x, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim)))
+
+
+def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    """The slice ``start : start + length`` along ``dim`` (``start`` may be negative or a 0-d tensor)."""
+    from .indexing import getitem
+
+    axis = normalize_dim(dim, x.ndim, "narrow")
+    n = x.shape[axis]
+    start = int(start)
+    if start < 0:
+        start += n
+    length = int(length)
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise IndexError(
+            f"narrow: start ({start}) + length ({length}) exceeds dim {axis} of size {n} "
+            f"(shape {tuple(x.shape)})"
+        )
+    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))

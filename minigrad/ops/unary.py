@@ -29,6 +29,8 @@ def _const(x: Tensor, array: Any) -> Tensor:
 class Exp(Function):
     """y = e^x.  dx = dy * y."""
 
+    saved_inputs = ()
+
     def forward(self, x: Any) -> Any:
         self.y = get_array_module(x).exp(x)
         return self.y
@@ -59,6 +61,8 @@ class Log1p(Function):
 
 class Sqrt(Function):
     """y = sqrt(x).  dx = dy / (2 y)."""
+
+    saved_inputs = ()
 
     def forward(self, x: Any) -> Any:
         self.y = get_array_module(x).sqrt(x)
@@ -91,6 +95,8 @@ class Cos(Function):
 class Tanh(Function):
     """y = tanh x.  dx = dy * (1 - y^2)."""
 
+    saved_inputs = ()
+
     def forward(self, x: Any) -> Any:
         self.y = get_array_module(x).tanh(x)
         return self.y
@@ -108,6 +114,8 @@ def _sigmoid_array(xp: Any, x: Any) -> Any:
 
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x).  dx = dy * y * (1 - y)."""
+
+    saved_inputs = ()
 
     def forward(self, x: Any) -> Any:
         self.y = _sigmoid_array(get_array_module(x), x)
@@ -190,16 +198,20 @@ def square(x: Tensor) -> Tensor:
 class ReLU(Function):
     """y = max(x, 0).  dx = dy * [x > 0] (the mask is read off y, so forward is a single pass)."""
 
+    saved_inputs = ()
+
     def forward(self, x: Any) -> Any:
         self.y = get_array_module(x).maximum(x, x.dtype.type(0))
         return self.y
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * _make(self.y > 0)
+        return gy * _make(self.saved_output(self.y).array > 0)
 
 
 class LeakyReLU(Function):
     """y = x if x > 0 else slope * x.  dx = dy * (1 if x > 0 else slope)."""
+
+    saved_inputs = ()
 
     def __init__(self, slope: float) -> None:
         self.slope = slope
@@ -215,6 +227,8 @@ class LeakyReLU(Function):
 
 class ELU(Function):
     """y = x if x > 0 else alpha (e^x - 1).  dx = dy * (1 if x > 0 else y + alpha)."""
+
+    saved_inputs = ()
 
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
@@ -297,6 +311,8 @@ def silu(x: Tensor) -> Tensor:
 class Clamp(Function):
     """y = min(max(x, lo), hi).  dx = dy where lo <= x <= hi, else 0."""
 
+    saved_inputs = ()
+
     def __init__(self, lo: Any, hi: Any) -> None:
         self.lo, self.hi = lo, hi
 
@@ -338,6 +354,8 @@ clip = clamp
 class Maximum(Function):
     """y = max(a, b) elementwise.  The gradient goes to the larger input; ties split it evenly."""
 
+    saved_inputs = ()
+
     def forward(self, a: Any, b: Any) -> Any:
         xp = get_array_module(a)
         self.wa = (a > b) + (a == b) * 0.5
@@ -352,6 +370,8 @@ class Maximum(Function):
 
 class Minimum(Function):
     """y = min(a, b) elementwise.  The gradient goes to the smaller input; ties split it evenly."""
+
+    saved_inputs = ()
 
     def forward(self, a: Any, b: Any) -> Any:
         xp = get_array_module(a)
@@ -378,6 +398,8 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 class Where(Function):
     """y = a where cond else b.  da = dy where cond, db = dy elsewhere (cond is a constant)."""
+
+    saved_inputs = ()
 
     def __init__(self, cond: Any) -> None:
         self.cond = cond
@@ -495,6 +517,8 @@ def equal(a: Tensor, b: Tensor) -> bool:
 class Dropout(Function):
     """y = x * m / (1 - p), m ~ Bernoulli(1 - p).  dx = dy * m / (1 - p)."""
 
+    saved_inputs = ()
+
     def __init__(self, p: float) -> None:
         self.p = p
 
@@ -519,3 +543,13 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         return x * 0.0
     return Dropout(p)(x)
+
+
+def clamp_min(x: Tensor, min: Any) -> Tensor:
+    """``clamp(x, min=min)``."""
+    return clamp(x, min=min)
+
+
+def clamp_max(x: Tensor, max: Any) -> Tensor:
+    """``clamp(x, max=max)``."""
+    return clamp(x, max=max)

@@ -37,6 +37,10 @@ class LRScheduler:
                                    f"param_groups[{i}] when resuming with last_epoch={last_epoch}")
         self.base_lrs: list[float] = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step construction performs (``SequentialLR`` repeats it for its first scheduler)."""
         self._step_count = 0
         self.step()
 
@@ -298,5 +302,191 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
 
+def _per_group(op: str, name: str, optimizer: Optimizer, value: float | Sequence[float]) -> list[float]:
+    """``value`` once per param group (a number is repeated; a sequence must have one per group)."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{op}: expected {n} values for {name} (one per param group), got {len(value)}")
+        return [float(v) for v in value]
+    return [float(value)] * n
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin 2018): warm up from ``max_lr / div_factor`` to ``max_lr``, then
+    anneal to ``max_lr / div_factor / final_div_factor``; step it after every batch.
+
+    Phases (step numbers from 0; ``T = total_steps`` or ``epochs * steps_per_epoch``, ``s = pct_start``):
+    ``[0, sT - 1]`` initial -> max, ``[sT - 1, T - 1]`` max -> min; with ``three_phase``:
+    ``[0, sT - 1]`` initial -> max, ``[sT - 1, 2sT - 2]`` max -> initial, ``[2sT - 2, T - 1]`` initial -> min.
+    Within a phase at fraction ``pct`` the value is ``end + (start - end) (1 + cos(pi pct)) / 2`` (``"cos"``)
+    or ``start + (end - start) pct`` (``"linear"``). With ``cycle_momentum`` the momentum (SGD's
+    ``momentum``, or Adam's ``betas[0]``) runs the opposite way between ``max_momentum`` and
+    ``base_momentum``. Each group gets ``initial_lr``, ``max_lr``, ``min_lr`` (and ``max_momentum``,
+    ``base_momentum``) keys. Stepping past ``total_steps`` raises ValueError.
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float], total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.85, max_momentum: float | Sequence[float] = 0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"OneCycleLR: {type(optimizer).__name__} is not an Optimizer")
+        if total_steps is not None:
+            self.total_steps = _positive_int("OneCycleLR", "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            self.total_steps = (_positive_int("OneCycleLR", "epochs", epochs)
+                                * _positive_int("OneCycleLR", "steps_per_epoch", steps_per_epoch))
+        else:
+            raise ValueError("OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)")
+        if isinstance(pct_start, bool) or not 0.0 <= pct_start <= 1.0:
+            raise ValueError(f"OneCycleLR: expected pct_start to be a float in [0, 1], got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', "
+                             f"got {anneal_strategy!r}")
+        for name, v in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            if not v > 0:
+                raise ValueError(f"OneCycleLR: {name} must be positive, got {v}")
+        self.anneal_strategy = anneal_strategy
+        T, up = self.total_steps, float(pct_start * self.total_steps) - 1
+        # each phase: (end step, lr from, lr to, momentum from, momentum to), keys of the param groups
+        if three_phase:
+            self._schedule_phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (float(2 * pct_start * T) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                (T - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
+        else:
+            self._schedule_phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (T - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
+        groups = optimizer.param_groups
+        max_lrs = _per_group("OneCycleLR", "max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for g, top in zip(groups, max_lrs):
+                g["initial_lr"] = top / div_factor
+                g["max_lr"] = top
+                g["min_lr"] = g["initial_lr"] / final_div_factor
+        self.cycle_momentum = bool(cycle_momentum)
+        self.use_beta1 = False
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"OneCycleLR: {type(optimizer).__name__} has neither momentum nor betas; "
+                                 "pass cycle_momentum=False")
+            self.use_beta1 = "betas" in optimizer.defaults
+            highs = _per_group("OneCycleLR", "max_momentum", optimizer, max_momentum)
+            lows = _per_group("OneCycleLR", "base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                for g, hi, lo in zip(groups, highs, lows):
+                    self._set_momentum(g, hi)
+                    g["max_momentum"], g["base_momentum"] = hi, lo
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *tuple(group["betas"])[1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {step} times; the specified number of total steps "
+                             f"is {self.total_steps}")
+        lrs = []
+        for g in self.optimizer.param_groups:
+            start = 0.0
+            for i, (end, lr0, lr1, m0, m1) in enumerate(self._schedule_phases):
+                if step <= end or i == len(self._schedule_phases) - 1:
+                    # a phase of zero length (pct_start * total_steps <= 1, or pct_start = 1) is already over
+                    pct = (step - start) / (end - start) if end != start else 1.0
+                    lrs.append(self._anneal(g[lr0], g[lr1], pct))
+                    if self.cycle_momentum:
+                        self._set_momentum(g, self._anneal(g[m0], g[m1], pct))
+                    break
+                start = end
+        return lrs
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers`` one after another: ``schedulers[i]`` takes over at epoch ``milestones[i - 1]``
+    (restarted there: stepped to its epoch 0).
+
+    The schedulers must belong to ``optimizer``; their construction steps are undone, so the lrs start
+    from the groups' ``initial_lr`` under the first scheduler. ``state_dict`` nests the schedulers'.
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
+                 last_epoch: int = -1) -> None:
+        if len(schedulers) < 1:
+            raise ValueError("SequentialLR: expects at least one scheduler")
+        for i, sched in enumerate(schedulers):
+            if not isinstance(sched, LRScheduler):
+                raise TypeError(f"SequentialLR: scheduler {i} is a {type(sched).__name__}, "
+                                "not an LRScheduler")
+            if isinstance(sched, ReduceLROnPlateau):
+                raise ValueError(f"SequentialLR: scheduler {i} is a ReduceLROnPlateau, which steps on a "
+                                 "metric and cannot be sequenced")
+            if isinstance(sched, SequentialLR):
+                raise ValueError(f"SequentialLR: scheduler {i} is itself a SequentialLR; nesting is not "
+                                 "supported (list the inner schedulers and milestones in one SequentialLR)")
+            if sched.optimizer is not optimizer:
+                raise ValueError(f"SequentialLR: scheduler {i} belongs to a different optimizer than the one "
+                                 "passed in")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: expects {len(schedulers) - 1} milestones for {len(schedulers)} "
+                             f"schedulers, got {len(milestones)}")
+        self._schedulers = list(schedulers)
+        self._milestones = [int(m) for m in milestones]
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for g in optimizer.param_groups:
+            g["lr"] = g["initial_lr"]
+        for sched in self._schedulers:  # undo the step each made at construction
+            sched.last_epoch -= 1
+        self._schedulers[0]._initial_step()
+        self._last_lr = self._schedulers[0].get_last_lr()
+
+    def step(self, epoch: int | None = None) -> None:
+        if epoch is not None:
+            raise TypeError("SequentialLR.step takes no epoch")
+        self.last_epoch += 1
+        i = bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[i]
+        if i > 0 and self._milestones[i - 1] == self.last_epoch:
+            sched.step(0)
+        else:
+            sched.step()
+        self._last_lr = sched.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        out["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        nested = state_dict["_schedulers"]
+        if len(nested) != len(self._schedulers):
+            raise ValueError(f"SequentialLR.load_state_dict: the state dict holds {len(nested)} schedulers, "
+                             f"this SequentialLR has {len(self._schedulers)}")
+        self.__dict__.update({k: v for k, v in state_dict.items() if k not in ("optimizer", "_schedulers")})
+        for sched, sd in zip(self._schedulers, nested):
+            sched.load_state_dict(sd)
+
+
+def _positive_int(op: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{op}: expected a positive integer {name}, got {value!r}")
+    return value
+
+
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "LinearLR", "ReduceLROnPlateau"]
+           "LinearLR", "ReduceLROnPlateau", "OneCycleLR", "SequentialLR"]

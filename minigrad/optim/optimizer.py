@@ -25,11 +25,21 @@ _SPELLED = {"lr": "learning rate", "eps": "epsilon"}
 
 
 def check_nonnegative(op: str, **values: float) -> None:
-    """Raise ValueError ``"<op>: invalid <name> <value>"`` for the first negative hyper-parameter, in the
-    order given (``lr`` and ``eps`` are named "learning rate" and "epsilon", as in PyTorch)."""
+    """Raise ValueError ``"<op>: invalid <name> <value>"`` for the first hyper-parameter that is negative or
+    NaN, in the order given (``lr`` and ``eps`` are named "learning rate" and "epsilon", as in PyTorch)."""
     for name, value in values.items():
-        if value < 0.0:
+        if not value >= 0.0:  # written so that NaN (every comparison False) fails too
             raise ValueError(f"{op}: invalid {_SPELLED.get(name, name)} {value}")
+
+
+def check_unit_interval(op: str, name: str, value: float) -> None:
+    """Raise ValueError ``"<op>: invalid <name> <value>"`` unless ``0 <= value <= 1`` (NaN fails)."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{op}: invalid {name} {value}; it must be in [0, 1]")
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__")
 
 
 class _Required:
@@ -128,7 +138,11 @@ class Optimizer:
                         p.grad = Tensor._make(get_array_module(data).zeros_like(data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter with a gradient; ``closure`` re-evaluates the loss (returned)."""
+        """One update of every parameter with a gradient; ``closure`` re-evaluates the loss (returned).
+
+        Each updated parameter's version counter is bumped (its memory changed in place), so a backward
+        through a graph that saved the old values can detect the change.
+        """
         loss = None
         if closure is not None:
             with enable_grad():
@@ -136,9 +150,13 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 self._update_group(group)
+                for p in group["params"]:
+                    if p.grad is not None:  # the parameters _update_group changed
+                        p._bump_version()
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
+        """Update, in place, every parameter of ``group`` that has a gradient (and only those)."""
         raise NotImplementedError
 
     # --- helpers for subclasses ----------------------------------------------------------------------
@@ -190,8 +208,9 @@ class Optimizer:
         state = {}
         for g in self.param_groups:
             for p in g["params"]:
-                if p in self.state:
-                    state[index[id(p)]] = dict(self.state[p])
+                if p in self.state:  # lists (LBFGS's history) copied: the optimizer mutates its own
+                    state[index[id(p)]] = {k: list(v) if isinstance(v, list) else v
+                                           for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -211,6 +230,11 @@ class Optimizer:
             for idx, p in zip(saved["params"], mine["params"]):
                 entry = saved_state.get(idx, saved_state.get(str(idx)))
                 if entry is not None:
+                    self._check_state_shapes(idx, p, entry)
+        for saved, mine in zip(groups, self.param_groups):
+            for idx, p in zip(saved["params"], mine["params"]):
+                entry = saved_state.get(idx, saved_state.get(str(idx)))
+                if entry is not None:
                     new_state[p] = {k: self._cast_state(k, v, p) for k, v in entry.items()}
             for k, v in saved.items():
                 if k != "params":
@@ -218,11 +242,32 @@ class Optimizer:
                     mine[k] = tuple(v) if as_tuple else v
         self.state = new_state
 
-    @staticmethod
-    def _cast_state(key: str, value: Any, p: Tensor) -> Any:
+    def _state_shape(self, p: Tensor) -> tuple[int, ...]:
+        """The shape of ``p``'s array-valued state buffers (LBFGS overrides: its buffers are flat)."""
+        return tuple(p.shape)
+
+    def _check_state_shapes(self, index: Any, p: Tensor, entry: dict[str, Any]) -> None:
+        """ValueError naming the parameter index and both shapes if a loaded buffer does not fit ``p``."""
+        want = self._state_shape(p)
+        for key, value in entry.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for v in values:
+                shape = tuple(v.shape) if isinstance(v, Tensor) or _is_array(v) else None
+                if shape is None or (shape == () and key == "step") or shape == want:
+                    continue
+                mine = f"parameter {index} has shape {tuple(p.shape)}"
+                if want != tuple(p.shape):
+                    mine = f"the optimizer expects {want} ({mine})"
+                raise ValueError(f"{type(self).__name__}.load_state_dict: state {key!r} of parameter {index} "
+                                 f"has shape {shape} in the loaded state dict, but {mine}")
+
+    @classmethod
+    def _cast_state(cls, key: str, value: Any, p: Tensor) -> Any:
+        if isinstance(value, list):
+            return [cls._cast_state(key, v, p) for v in value]
         if isinstance(value, Tensor):
             value = value.array
-        if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+        if _is_array(value):
             if value.ndim == 0 and key == "step":
                 return int(value)
             arr = to_device(value, p.device)
