@@ -30,7 +30,9 @@ def test_channel_dropout_zeroes_whole_channels(cls, shape):
     p = 0.4
     d = cls(p, inplace=True)
     x = mg.ones(*shape, requires_grad=True)
-    y = d(x)
+    h = x.clone()
+    y = d(h)
+    assert y is h  # written into its input (through autograd)
     lead = len(shape) - (2 if cls is nn.Dropout2d else 1 if cls is nn.Dropout1d else 3)
     per_channel = y.numpy().reshape(shape[:lead] + (-1,))
     assert (per_channel == per_channel[..., :1]).all()  # every channel is all-zero or all-kept
@@ -42,6 +44,9 @@ def test_channel_dropout_zeroes_whole_channels(cls, shape):
     d.eval()
     assert d(x) is x
     assert "inplace=True" in repr(d)
+    d = cls(p).train()
+    y = d(x)
+    assert y is not x and (x.numpy() == 1).all()
 
 
 def test_channel_dropout_statistics_and_edge_cases():

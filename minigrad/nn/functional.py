@@ -110,9 +110,17 @@ def _feature_dropout(input: Tensor, p: float, training: bool, spatial: int, op: 
     return input * _make(keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p)))
 
 
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, spatial: int, op: str) -> Tensor:
+    """``_feature_dropout``, written into ``input`` with ``inplace`` (only when it changes anything: in eval,
+    as in PyTorch, even a leaf that requires grad is returned as is)."""
+    if inplace and training and p > 0.0:
+        return apply_(input, op + "_", _feature_dropout, p, training, spatial, op)
+    return _feature_dropout(input, p, training, spatial, op)
+
+
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout for (N, C, L) or (C, L): whole channels are zeroed with probability ``p``."""
-    return _maybe_inplace(input, inplace, "dropout1d_", _feature_dropout, p, training, 1, "dropout1d")
+    return _channel_dropout(input, p, training, inplace, 1, "dropout1d")
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -127,13 +135,13 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
                       "dropout behavior, please switch to using dropout1d instead.", UserWarning,
                       stacklevel=2)
-        return _maybe_inplace(input, inplace, "dropout2d_", _feature_dropout, p, training, 1, "dropout2d")
-    return _maybe_inplace(input, inplace, "dropout2d_", _feature_dropout, p, training, 2, "dropout2d")
+        return _channel_dropout(input, p, training, inplace, 1, "dropout2d")
+    return _channel_dropout(input, p, training, inplace, 2, "dropout2d")
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout for (N, C, D, H, W) or (C, D, H, W)."""
-    return _maybe_inplace(input, inplace, "dropout3d_", _feature_dropout, p, training, 3, "dropout3d")
+    return _channel_dropout(input, p, training, inplace, 3, "dropout3d")
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
