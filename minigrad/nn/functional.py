@@ -85,7 +85,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` (scaling the rest by 1/(1-p)) when ``training``."""
-    return _maybe_inplace(input, inplace, "dropout_", ops.dropout, p, training)
+    # in eval (or p = 0) nothing is written, so even a leaf that requires grad comes back as is (PyTorch)
+    return _maybe_inplace(input, inplace and training and p > 0.0, "dropout_", ops.dropout, p, training)
 
 
 def _feature_dropout(input: Tensor, p: float, training: bool, spatial: int, op: str) -> Tensor:
