@@ -1,10 +1,14 @@
 """``minigrad.nn``: modules, layers, losses, initialisers and the functional API (PyTorch's names)."""
 
 from . import functional, init, utils
+from .distance import CosineEmbeddingLoss, CosineSimilarity, PairwiseDistance, TripletMarginLoss
 from .layers import (
     ELU,
     GELU,
     Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
     Embedding,
     Flatten,
     Hardtanh,
@@ -43,6 +47,8 @@ from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNo
 __all__ = [
     "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "ParameterList", "ParameterDict", "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Embedding",
+    "Dropout1d", "Dropout2d", "Dropout3d", "CosineSimilarity", "PairwiseDistance",
+    "TripletMarginLoss", "CosineEmbeddingLoss",
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU", "Mish", "Hardtanh",
     "LogSigmoid", "Softsign", "Softmax", "LogSoftmax", "Softmin", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "GroupNorm", "RMSNorm", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss",
@@ -55,3 +61,18 @@ from .rnn_layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 
 __all__ += ["Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 __all__ += ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+
+# attention and transformer layers
+from .attention import MultiheadAttention  # noqa: E402
+
+__all__ += ["MultiheadAttention"]
+from .transformer import (  # noqa: E402
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+            "TransformerDecoderLayer"]

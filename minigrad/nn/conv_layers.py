@@ -34,6 +34,35 @@ def _ntuple(v: Any, n: int, name: str, cls: str) -> tuple[int, ...]:
     return t
 
 
+def _check_min(cls: str, name: str, values: tuple[int, ...], low: int) -> None:
+    """ValueError naming the layer and argument unless every entry of ``values`` is >= ``low``."""
+    if any(v < low for v in values):
+        what = "positive" if low == 1 else "non-negative"
+        shown = values[0] if len(set(values)) == 1 else values
+        raise ValueError(f"{cls}: {name} must be {what}, got {shown}")
+
+
+def _check_channels(cls: str, name: str, v: Any) -> None:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0:
+        raise ValueError(f"{cls}: {name} must be a positive integer, got {v!r}")
+
+
+def _pool_args(cls: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any = 1) -> None:
+    """Validate a 2-D pool's arguments at construction (PyTorch only finds out in forward)."""
+    k = _ntuple(kernel_size, 2, "kernel_size", cls)
+    _check_min(cls, "kernel_size", k, 1)
+    if stride is not None and not (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        _check_min(cls, "stride", _ntuple(stride, 2, "stride", cls), 1)
+    d = _ntuple(dilation, 2, "dilation", cls)
+    _check_min(cls, "dilation", d, 1)
+    pad = _ntuple(padding, 2, "padding", cls)
+    _check_min(cls, "padding", pad, 0)
+    for pi, ki, di in zip(pad, k, d):
+        if pi > (di * (ki - 1) + 1) // 2:
+            raise ValueError(f"{cls}: padding {padding} should be at most half of the (effective) kernel "
+                             f"size {kernel_size}")
+
+
 def _mode_index(size: int, before: int, after: int, mode: str, cls: str) -> np.ndarray:
     """Source positions of a dim of length ``size`` padded by (before, after) in ``mode``."""
     i = np.arange(-before, size + after)
@@ -74,6 +103,8 @@ class _ConvNd(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         cls, n = type(self).__name__, self._n
+        _check_channels(cls, "in_channels", in_channels)
+        _check_channels(cls, "out_channels", out_channels)
         if groups <= 0:
             raise ValueError(f"{cls}: groups must be a positive integer, got {groups}")
         if in_channels % groups:
@@ -96,6 +127,16 @@ class _ConvNd(Module):
         else:
             self.padding = _ntuple(padding, n, "padding", cls)
         self.output_padding = _ntuple(output_padding, n, "output_padding", cls)
+        _check_min(cls, "kernel_size", self.kernel_size, 1)
+        _check_min(cls, "stride", self.stride, 1)
+        _check_min(cls, "dilation", self.dilation, 1)
+        if not isinstance(self.padding, str):
+            _check_min(cls, "padding", self.padding, 0)
+        _check_min(cls, "output_padding", self.output_padding, 0)
+        for op, st, dl in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(st, dl):
+                raise ValueError(f"{cls}: output_padding {self.output_padding} must be smaller than either "
+                                 f"stride {self.stride} or dilation {self.dilation}")
         self.padding_mode = padding_mode
         if self._transposed and padding_mode != "zeros":
             raise ValueError(f"{cls}: only 'zeros' padding mode is supported")
@@ -245,6 +286,7 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
+        _pool_args("MaxPool2d", kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
@@ -265,6 +307,9 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: int | None = None) -> None:
         super().__init__()
+        _pool_args("AvgPool2d", kernel_size, stride, padding)
+        if divisor_override is not None and divisor_override == 0:
+            raise ValueError("AvgPool2d: divisor_override must be non-zero")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
@@ -283,6 +328,11 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()
+        sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+        if len(sizes) != 2 or any(s is not None and (not isinstance(s, (int, np.integer)) or s < 1)
+                                  for s in sizes):
+            raise ValueError(f"AdaptiveAvgPool2d: output_size must be a positive int or a pair of positive "
+                             f"ints (or None), got {output_size!r}")
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:

@@ -6,14 +6,22 @@ op), so gradients of any order work through all of them.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .. import ops
 from ..autograd import Function
 from ..grad_mode import is_grad_enabled
 from ..inplace import apply_
-from ..ops import clamp, gelu, log_softmax, maximum, pad, sigmoid, softmax, softplus, tanh, where
+from ..ops import clamp, gelu, log_softmax, pad, sigmoid, softmax, softplus, tanh, where
 from ..tensor import Tensor
+from .distance import (
+    cosine_embedding_loss,
+    cosine_similarity,
+    normalize,
+    pairwise_distance,
+    triplet_margin_loss,
+)
 from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -29,11 +37,13 @@ from .loss import (
 from .normalization import batch_norm, group_norm, layer_norm, normalize_over, rms_norm
 
 __all__ = [
-    "relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "mish", "hardtanh",
-    "logsigmoid", "softsign", "softmin", "softmax", "log_softmax", "dropout", "linear", "embedding",
-    "layer_norm", "batch_norm", "group_norm", "rms_norm", "normalize_over", "one_hot", "pad", "normalize",
-    "cosine_similarity", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss",
+    "relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "silu", "mish",
+    "hardtanh", "logsigmoid", "softsign", "softmin", "softmax", "log_softmax", "dropout", "dropout1d",
+    "dropout2d", "dropout3d", "linear", "embedding", "layer_norm", "batch_norm", "group_norm", "rms_norm",
+    "normalize_over", "one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
+    "triplet_margin_loss", "cosine_embedding_loss", "mse_loss", "l1_loss",
+    "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss",
     "relu_", "leaky_relu_", "elu_",
 ]
 
@@ -75,7 +85,64 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` (scaling the rest by 1/(1-p)) when ``training``."""
-    return _maybe_inplace(input, inplace, "dropout_", ops.dropout, p, training)
+    # in eval (or p = 0) nothing is written, so even a leaf that requires grad comes back as is (PyTorch)
+    return _maybe_inplace(input, inplace and training and p > 0.0, "dropout_", ops.dropout, p, training)
+
+
+def _feature_dropout(input: Tensor, p: float, training: bool, spatial: int, op: str) -> Tensor:
+    """Zero whole channels: input (N, C, *S) or unbatched (C, *S) with len(S) == ``spatial``; each channel is
+    kept with probability 1-p and scaled by 1/(1-p). Backward: dx = dy * mask (the mask is a constant)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input, "
+                         f"got shape {tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {input.dtype}")
+    if not training or p == 0.0:
+        return input
+    from ..random import _uniform
+
+    lead = input.ndim - spatial
+    shape = tuple(input.shape[:lead]) + (1,) * spatial
+    if p == 1.0:
+        return input * 0.0
+    keep = _uniform(input.xp, 0.0, 1.0, shape, input.dtype) >= p
+    return input * _make(keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p)))
+
+
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, spatial: int, op: str) -> Tensor:
+    """``_feature_dropout``, written into ``input`` with ``inplace`` (only when it changes anything: in eval,
+    as in PyTorch, even a leaf that requires grad is returned as is)."""
+    if inplace and training and p > 0.0:
+        return apply_(input, op + "_", _feature_dropout, p, training, spatial, op)
+    return _feature_dropout(input, p, training, spatial, op)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout for (N, C, L) or (C, L): whole channels are zeroed with probability ``p``."""
+    return _channel_dropout(input, p, training, inplace, 1, "dropout1d")
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout for (N, C, H, W) or (C, H, W): whole channels are zeroed with probability ``p``.
+
+    As in PyTorch, a 3-D input is taken as (N, C, L) (with a warning): channel-wise 1-D dropout.
+    """
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+                      "dim. This behavior will change in a future release to interpret the input as one "
+                      "without a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise "
+                      "dropout behavior, please switch to using dropout1d instead.", UserWarning,
+                      stacklevel=2)
+        return _channel_dropout(input, p, training, inplace, 1, "dropout2d")
+    return _channel_dropout(input, p, training, inplace, 2, "dropout2d")
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W)."""
+    return _channel_dropout(input, p, training, inplace, 3, "dropout3d")
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
@@ -120,7 +187,10 @@ class Linear(Function):
     saved_inputs = ((1,), (0,), ())
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
-        y = x @ w.T
+        if x.ndim > 2:  # one 2-D GEMM (NumPy's stacked (N, L, in) @ (in, out) matmul is several times slower)
+            y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        else:
+            y = x @ w.T
         if b is not None:
             y += b
         return y
@@ -131,7 +201,7 @@ class Linear(Function):
         if not is_grad_enabled():  # first-order backward: the same three products on arrays, no graph
             g, xa = gy.array, x.array
             g2 = g.reshape(-1, g.shape[-1])
-            grads = [g @ w.array if need[0] else None,
+            grads = [(g2 @ w.array).reshape(xa.shape) if need[0] else None,
                      g2.T @ xa.reshape(-1, xa.shape[-1]) if need[1] else None,
                      g2.sum(0) if len(need) > 2 and need[2] else None]
             return tuple(None if a is None else _make(a) for a in grads[:len(need)])
@@ -216,27 +286,13 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return _make(out)
 
 
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """x / max(||x||_p, eps) along ``dim`` (a zero row has a finite gradient, as in PyTorch)."""
-    from ..ops.norms import vector_norm
-
-    norm = vector_norm(input, p, dim, keepdim=True)
-    return input / maximum(norm, _make(input.xp.asarray(eps, dtype=input.dtype)))
-
-
-def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``."""
-    from ..ops.norms import vector_norm
-
-    e = _make(x1.xp.asarray(eps, dtype=x1.dtype))
-    n1 = maximum(vector_norm(x1, 2, dim), e)  # vector_norm: a zero vector has a zero, not nan, gradient
-    n2 = maximum(vector_norm(x2, 2, dim), e)
-    return (x1 * x2).sum(dim) / (n1 * n2)
-
-
 # --- the kernels of conv.py and rnn.py (convolution, pooling, recurrent cells) ------------------------
 from .conv import adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool2d  # noqa: E402
 from .rnn import gru_cell, lstm_cell, rnn_tanh_cell  # noqa: E402
 
 __all__ += ["conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 __all__ += ["lstm_cell", "gru_cell", "rnn_tanh_cell"]
+
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]

@@ -16,9 +16,9 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = [
-    "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Embedding", "ReLU", "ReLU6", "LeakyReLU", "ELU",
-    "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU", "Mish", "Hardtanh", "LogSigmoid", "Softsign", "Softmax",
-    "LogSoftmax", "Softmin",
+    "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "Embedding", "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "Softplus", "SiLU",
+    "Mish", "Hardtanh", "LogSigmoid", "Softsign", "Softmax", "LogSoftmax", "Softmin",
 ]
 
 
@@ -28,6 +28,8 @@ def _factory(device: Any, dtype: Any) -> dict:
 
 class Identity(Module):
     """Returns its input unchanged (accepts and ignores any constructor arguments)."""
+
+    _accepts_any_input = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -104,7 +106,8 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, "
+                             f"but got {p}")
         self.p, self.inplace = p, inplace
 
     def forward(self, x: Tensor) -> Tensor:
@@ -112,6 +115,27 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of (N, C, L) or (C, L) with probability p in training (scaling by 1/(1-p))."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout1d(x, self.p, self.training, self.inplace)
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) or (C, H, W) with probability p in training (scaled by 1/(1-p))."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training, self.inplace)
+
+
+class Dropout3d(Dropout):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p in training."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout3d(x, self.p, self.training, self.inplace)
 
 
 class Embedding(Module):

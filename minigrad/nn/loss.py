@@ -11,6 +11,7 @@ non-ignored targets, exactly as PyTorch does.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -65,12 +66,21 @@ def _as_target(target: Any, like: Tensor) -> Tensor:
     return _make(like.xp.asarray(target, dtype=like.dtype))
 
 
-def _broadcast_check(op: str, input: Tensor, target: Tensor) -> None:
+def _broadcast_check(op: str, input: Tensor, target: Tensor, warn: bool = True) -> None:
+    """Shapes must broadcast; when they differ, warn as PyTorch does (a (N,) target against an (N, 1) input
+    silently gives an (N, N) loss, the classic regression bug)."""
+    ishape, tshape = tuple(input.shape), tuple(target.shape)
+    if ishape == tshape:
+        return
     try:
-        np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+        np.broadcast_shapes(ishape, tshape)
     except ValueError:
-        raise ValueError(f"{op}: input of shape {tuple(input.shape)} and target of shape "
-                         f"{tuple(target.shape)} cannot be broadcast together") from None
+        raise ValueError(f"{op}: input of shape {ishape} and target of shape {tshape} cannot be broadcast "
+                         "together") from None
+    if warn:
+        warnings.warn(f"{op}: Using a target size ({list(tshape)}) that is different to the input size "
+                      f"({list(ishape)}). This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", UserWarning, stacklevel=3)
 
 
 # --- regression losses ------------------------------------------------------------------------------
@@ -93,8 +103,9 @@ def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduc
     sum(w * l) / sum(w)."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "mse_loss")
+    warn = isinstance(target, Tensor)  # a Python number target is broadcast on purpose
     target = _as_target(target, input)
-    _broadcast_check("mse_loss", input, target)
+    _broadcast_check("mse_loss", input, target, warn)
     d = input - target
     return _weighted_reduce(d * d, weight, reduction, "mse_loss")
 
@@ -104,8 +115,9 @@ def l1_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce
     """|input - target|, reduced (``weight`` as in ``mse_loss``)."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "l1_loss")
+    warn = isinstance(target, Tensor)  # a Python number target is broadcast on purpose
     target = _as_target(target, input)
-    _broadcast_check("l1_loss", input, target)
+    _broadcast_check("l1_loss", input, target, warn)
     return _weighted_reduce((input - target).abs(), weight, reduction, "l1_loss")
 
 
@@ -116,8 +128,9 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     _check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    warn = isinstance(target, Tensor)  # a Python number target is broadcast on purpose
     target = _as_target(target, input)
-    _broadcast_check("smooth_l1_loss", input, target)
+    _broadcast_check("smooth_l1_loss", input, target, warn)
     d = input - target
     ad = d.abs()
     if beta == 0:
@@ -132,8 +145,9 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     _check_reduction(reduction, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    warn = isinstance(target, Tensor)  # a Python number target is broadcast on purpose
     target = _as_target(target, input)
-    _broadcast_check("huber_loss", input, target)
+    _broadcast_check("huber_loss", input, target, warn)
     d = input - target
     ad = d.abs()
     loss = where(ad.array < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)

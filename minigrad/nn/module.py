@@ -26,6 +26,24 @@ from ..tensor import Tensor
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
+_ARRAY_LIKE = (np.ndarray, list)
+
+
+def _reject_array_arg(module: Module, a: Any) -> None:
+    """A built-in layer called on a NumPy array or a (nested) list of numbers: TypeError with the fix.
+
+    User-defined modules (defined outside minigrad) and pass-through containers may take anything.
+    """
+    cls = type(module)
+    if not cls.__module__.startswith("minigrad.") or cls._accepts_any_input:
+        return
+    if isinstance(a, list) and any(isinstance(v, Tensor) for v in a):
+        return  # a list of Tensors (e.g. hidden states) is the layer's business
+    what = f"a NumPy array of shape {a.shape}" if isinstance(a, np.ndarray) else "a Python list"
+    raise TypeError(f"{cls.__name__}: expected a minigrad Tensor as input, got {what}; wrap it with "
+                    f"mg.tensor(...) first")
+
+
 class Parameter(Tensor):
     """A Tensor that is a module parameter: assigning one to a Module attribute registers it.
 
@@ -101,6 +119,7 @@ class Module:
     """
 
     training: bool
+    _accepts_any_input = False  # containers that pass their input on set this (see _reject_array_arg)
 
     def __init__(self) -> None:
         d = self.__dict__
@@ -116,6 +135,9 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" method')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for a in args:
+            if isinstance(a, _ARRAY_LIKE):
+                _reject_array_arg(self, a)
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks):
@@ -539,6 +561,8 @@ class Module:
 
 class Sequential(Module):
     """Chain modules: ``Sequential(a, b, c)(x) == c(b(a(x)))``. Also ``Sequential(OrderedDict(...))``."""
+
+    _accepts_any_input = True  # the first layer decides
 
     def __init__(self, *args: Any) -> None:
         super().__init__()

@@ -60,6 +60,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     for p in _as_list(parameters):
         if p.grad is not None:
             p.grad.xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
+            p.grad._bump_version()
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
