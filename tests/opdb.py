@@ -536,7 +536,7 @@ if mg.cuda_is_available():
     )
 
 # Entries for nn layers, convolution and recurrent kernels live in their own files.
-for _mod in ("opdb_nn", "opdb_conv", "opdb_rnn", "opdb_inplace", "opdb_linalg", "opdb_dist"):
+for _mod in ("opdb_nn", "opdb_conv", "opdb_rnn", "opdb_inplace", "opdb_linalg", "opdb_dist", "opdb_custom"):
     try:
         __import__(_mod)
     except ModuleNotFoundError as _e:
