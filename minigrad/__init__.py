@@ -9,6 +9,7 @@ transfers, and every op can be checked against PyTorch.
 from . import _allocator, distributions, dtypes, linalg, nn, optim, utils, viz
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .autograd import Function, backward, grad
+from .autograd import functional as _autograd_functional  # noqa: F401  (minigrad.autograd.functional)
 from .backend import cuda_is_available, device, get_array_module
 from .creation import (
     arange,
