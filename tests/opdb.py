@@ -102,13 +102,13 @@ def to_tensors(sample: S, xp: Any, dtype: Any = np.float64, requires_grad: bool 
     def conv(a: Any) -> Any:
         if isinstance(a, C):
             v = a.value.astype(dtype) if a.value.dtype.kind == "f" else a.value
-            return mg.Tensor(xp.asarray(v))
+            return mg.as_tensor(xp.asarray(v))
         if isinstance(a, np.ndarray):
-            return mg.Tensor(xp.asarray(a.astype(dtype)), requires_grad=requires_grad)
+            return mg.tensor(xp.asarray(a.astype(dtype)), requires_grad=requires_grad)
         if isinstance(a, list) and a and all(isinstance(v, (np.ndarray, C)) for v in a):
             return [conv(v) for v in a]
         if isinstance(a, tuple):
-            return tuple(mg.Tensor(xp.asarray(v.value)) if isinstance(v, C) else v for v in a)
+            return tuple(mg.as_tensor(xp.asarray(v.value)) if isinstance(v, C) else v for v in a)
         return a
 
     return [conv(a) for a in sample.args], {k: conv(v) for k, v in sample.kwargs.items()}
