@@ -259,3 +259,20 @@ def test_matches_torch_custom_function():
     (ggm,) = mg.grad((gm**2).sum(), xm)
     (ggt,) = torch.autograd.grad((gt**2).sum(), xt)
     np.testing.assert_allclose(ggm.numpy(), ggt.numpy(), rtol=1e-12)
+
+
+def test_anomaly_mode_and_viz_name_the_class():
+    class Nan(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * float("nan")
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with mg.detect_anomaly():
+        with pytest.raises(RuntimeError, match="forward of Nan produced NaN"):
+            Nan.apply(_x(2))
+        y = Exp.apply(_x(2))
+    assert "Exp" in mg.viz.to_dot(y)
