@@ -276,3 +276,22 @@ def test_anomaly_mode_and_viz_name_the_class():
             Nan.apply(_x(2))
         y = Exp.apply(_x(2))
     assert "Exp" in mg.viz.to_dot(y)
+
+
+def test_ctx_is_a_function_ctx():
+    from minigrad.autograd.function import Function, FunctionCtx
+
+    seen = []
+
+    class F(Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(isinstance(ctx, FunctionCtx))
+            return x + 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    F.apply(_x(2))
+    assert seen == [True] and Function is mg.autograd.Function
