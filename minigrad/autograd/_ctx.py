@@ -92,12 +92,15 @@ class FunctionCtx:
                 f"{self._fn_cls.__name__}: saved_tensors is only available in backward (after forward ran)"
             )
         out = []
-        for t, version in self._saved:
+        for k, (kind, t, version) in enumerate(self._saved):
+            if kind == "output":  # the node's saved_output checks the output's version itself
+                out.append(self._node.saved_output(t, version))
+                continue
             if t is not None and t._version != version:
                 raise RuntimeError(
-                    f"{self._fn_cls.__name__}: one of the tensors saved for backward "
-                    f"(shape {tuple(t.shape)}) has been modified by an in-place operation "
-                    f"(version {t._version}, saved at {version})"
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: {self._fn_cls.__name__}'s saved tensor {k} (shape {tuple(t.shape)}) is at "
+                    f"version {t._version}; expected version {version} instead"
                 )
             out.append(t)
         return tuple(out)
@@ -164,10 +167,9 @@ class CtxFunction(Function):
         outs = self._outs
         results = result if isinstance(result, tuple) else (result,)
         recorded = "inputs" in self.__dict__
-        saved = []
-        for t in ctx._to_save:
-            saved.append((self._resolve(t, outs, recorded), 0 if t is None else t._version))
-        ctx._saved = tuple(saved)
+        if recorded:
+            ctx._node = self  # a cycle node -> ctx -> node, broken when backward frees the node
+        ctx._saved = tuple(self._resolve(t, outs, recorded) for t in ctx._to_save)
         ctx._to_save = ()
         for m in ctx._non_differentiable:
             for k, o in enumerate(outs):
@@ -177,16 +179,18 @@ class CtxFunction(Function):
         del self._outs
         return result
 
-    def _resolve(self, t: Any, outs: tuple, recorded: bool) -> Any:
+    def _resolve(self, t: Any, outs: tuple, recorded: bool) -> tuple:
+        """(kind, what, version or output index) for one saved tensor."""
         if t is None:
-            return None
+            return ("tensor", None, 0)
         for a in self._args:
-            if a is t:
-                return a  # an input: the Tensor itself, so backward's ops reach the graph
-        for k, o in enumerate(outs):
-            if o is t:  # an output: the graph's output Tensor (checked by saved_output)
-                return self.saved_output(o.array, k) if recorded else o
-        return t
+            if a is t:  # an input: the Tensor itself, so backward's ops reach the graph
+                return ("tensor", a, a._version)
+        if recorded:
+            for k, o in enumerate(outs):
+                if o is t:  # an output: the graph's output Tensor, through saved_output
+                    return ("output", o.array, k)
+        return ("tensor", t, t._version)
 
     def backward(self, *gys: Any) -> Any:
         from ..tensor import Tensor
@@ -207,7 +211,7 @@ class CtxFunction(Function):
                 if g is not None and not isinstance(g, Tensor):
                     raise TypeError(
                         f"{cls.__name__}.backward returned a {_type_name(g)} for input {i}; return a Tensor "
-                        "(wrap with mg.tensor)"
+                        "(wrap an array with minigrad.tensor(...)) or None"
                     )
                 out.append(g)
             elif g is not None:
@@ -240,12 +244,3 @@ def apply(cls: type, *args: Any, **kwargs: Any) -> Any:
     node = CtxFunction(cls, args, kwargs)
     tensors = [a for a in args if isinstance(a, Tensor)]
     return node._finish(Function.__call__(node, *tensors))
-
-
-def bad_gradient_error(node: Any, gxs: tuple, gx: Any) -> TypeError:
-    """The error for a ``backward`` that returned something other than a Tensor (used by the walk)."""
-    i = next((k for k, g in enumerate(gxs) if g is gx), 0)
-    return TypeError(
-        f"{node.name()}.backward returned a {_type_name(gx)} for input {i}; "
-        "return a Tensor (wrap with mg.tensor)"
-    )
