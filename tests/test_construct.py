@@ -120,3 +120,13 @@ def test_internal_signature_still_works():
     p = mg.nn.Parameter(mg.tensor([1.0], dtype=np.float64))
     assert p.dtype == np.float64 and p.requires_grad
     assert mg.nn.Parameter(np.zeros(2)).dtype == np.float64  # arrays keep their dtype in Parameter
+
+
+def test_array_gradient_seed_keeps_the_output_dtype():
+    """backward(gradient=<float64 array>) on a float64 output: the seed must not go through Tensor(array)
+    (the default float type would round it to float32)."""
+    x = mg.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    seed = np.array([1.0 + 1e-12, 3.0])
+    (x * 1.0).backward(seed)
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.numpy(), seed)
