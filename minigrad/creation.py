@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ._construct import from_data
 from .backend import cupy, device, to_device
 from .dtypes import as_dtype, get_default_dtype
 from .random import Generator, _integers, _normal, _uniform
@@ -18,7 +19,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     Always copies the data, as in PyTorch (``from_numpy``/``as_tensor`` share memory instead).
     """
     src = data.array if isinstance(data, Tensor) else data
-    t = Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    t = from_data(data, dtype=dtype, requires_grad=requires_grad, device=device)
     if t.array is src or getattr(t.array, "base", None) is not None:
         t.array = t.array.copy()
     return t
@@ -32,12 +33,12 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         and (device is None or data.device == device)
     ):
         return data
-    return Tensor(data, dtype=dtype, device=device)
+    return from_data(data, dtype=dtype, device=device)
 
 
 def from_numpy(a: np.ndarray) -> Tensor:
     """A tensor sharing memory with the NumPy array ``a``."""
-    return Tensor(a)
+    return from_data(a)
 
 
 def _xp(dev: Any) -> Any:
@@ -83,7 +84,7 @@ def full(
     size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
 ) -> Tensor:
     if dtype is None:
-        dtype = Tensor(fill_value).dtype
+        dtype = from_data(fill_value).dtype
     return _finish(
         _xp(device).full(_shape((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad, device
     )

@@ -93,3 +93,54 @@ class set_grad_enabled(_GradMode):
         # used as a decorator: the constructor's immediate switch must not outlive the decoration
         _set(self._prev[0])
         return super().__call__(fn)
+
+
+# --- inference mode -------------------------------------------------------------------------------------
+_inference = threading.local()
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()``."""
+    return getattr(_inference, "enabled", False)
+
+
+class inference_mode:
+    """Like ``no_grad``, for code that will never need gradients (evaluation, serving).
+
+    A context manager and a decorator (``@inference_mode``, ``@inference_mode()``);
+    ``inference_mode(False)`` turns it off again inside (gradients recorded). minigrad has no
+    separate inference tensors: inside, tensors are simply made without a graph, as with
+    ``no_grad``.
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode) and not isinstance(mode, bool):  # bare @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+        self._prev: list[tuple[bool, bool]] = []
+
+    def __enter__(self) -> None:
+        self._prev.append((is_grad_enabled(), is_inference_mode_enabled()))
+        _inference.enabled = self.mode
+        _set(not self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        grad, inference = self._prev.pop()
+        _set(grad)
+        _inference.enabled = inference
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self) -> inference_mode:
+        return inference_mode(self.mode)

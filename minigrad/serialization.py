@@ -6,21 +6,29 @@ scheduler's, the epoch, ``minigrad.get_rng_state()`` ...). The file is one ``.np
 archive: every array is its own entry, and the structure is a JSON manifest stored
 as a uint8 entry. Nothing is unpickled on load, so a checkpoint cannot run code.
 
-Safety: the file is written to a temporary file in the same directory, flushed
-and fsync'ed, then renamed over ``path`` (``os.replace`` is atomic), so a crash
-mid-write leaves the previous checkpoint intact. The header records a SHA-256
-of the manifest and of every array (name, dtype, shape, bytes); ``load`` checks it
-and raises ``CheckpointError`` for a truncated, corrupt or foreign file.
+Safety: the file is written to a temporary file in the same directory
+(``.NAME.PID.XXXXXXXX.tmp``), flushed and fsync'ed, then renamed over ``path``
+(``os.replace`` is atomic), so a crash mid-write leaves the previous checkpoint
+intact. A temporary file left by a process that died mid-save is removed by the
+next successful ``save`` to, or ``load`` from, the same path. The file gets the
+mode ``open(path, "wb")`` would give it (the existing file's, else ``0o666 & ~umask``).
+The header records a SHA-256 of the manifest and of every array (name, dtype, shape,
+bytes); ``load`` checks it and raises ``CheckpointError`` for a truncated, corrupt or
+foreign file. ``save``/``load`` also accept binary file objects (``io.BytesIO``,
+``open(..., "wb")``), written and read as they are (no atomic rename there).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
+import re
 import tempfile
-from typing import Any
+import threading
+from typing import IO, Any, Union
 
 import numpy as np
 
@@ -32,6 +40,8 @@ _VERSION = 1
 _HEADER = "__header__"
 _TREE = "__tree__"
 _MAX_SAFE_INT = 2 ** 53
+
+FileLike = Union[str, "os.PathLike[str]", IO[bytes]]
 
 
 class CheckpointError(RuntimeError):
@@ -150,12 +160,89 @@ def _write_npz(f: Any, entries: dict[str, np.ndarray]) -> None:
     np.savez(f, **entries)
 
 
-# --- public API ------------------------------------------------------------------------------------------
-def save(obj: Any, path: str | os.PathLike) -> None:
-    """Write ``obj`` (nested dicts/lists/tuples of Tensors, arrays, numbers, strings) to ``path`` atomically.
+# --- files ------------------------------------------------------------------------------------------------
+def _is_file_object(f: Any, method: str) -> bool:
+    return not isinstance(f, (str, bytes, os.PathLike)) and callable(getattr(f, method, None))
 
-    The file is a ``.npz`` (NumPy appends nothing: the name is used as given). Tensors are saved with
-    their dtype, shape and ``requires_grad``; GPU arrays are copied to the host.
+
+def _seekable(f: Any) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+_umask_lock = threading.Lock()
+_in_progress: set[str] = set()  # temporary files being written by this process right now
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _new_file_mode(path: str) -> int:
+    """The permission bits ``open(path, "wb")`` would leave: the existing file's, else 0o666 & ~umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers: a save in this process that did not finish
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[str]:
+    """Delete the temporary files that a ``save`` to ``path`` left when its process died mid-write.
+
+    Only files named like ours (``.NAME.PID.XXXXXXXX.tmp`` beside ``path``) whose process is no
+    longer running are removed, so a concurrent save by another live process is left alone.
+    Returns the removed paths.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    pattern = re.compile(r"\." + re.escape(os.path.basename(path)) + r"\.(\d+)\.[a-z0-9_]{8}\.tmp\Z")
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        m = pattern.match(name)
+        full = os.path.join(directory, name)
+        if m is None or full in _in_progress or _pid_alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(full)
+            removed.append(full)
+    return removed
+
+
+# --- public API ------------------------------------------------------------------------------------------
+def save(obj: Any, f: FileLike) -> None:
+    """Write ``obj`` (nested dicts/lists/tuples of Tensors, arrays, numbers, strings) to ``f``.
+
+    ``f`` is a path (written atomically; the file is a ``.npz`` and the name is used as given) or a
+    binary file object (written at its current position). Tensors are saved with their dtype,
+    shape and ``requires_grad``; GPU arrays are copied to the host.
     """
     enc = _Encoder()
     tree = enc.encode(obj)
@@ -165,20 +252,32 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     entries = {_HEADER: _bytes_entry(json.dumps(header)), _TREE: np.frombuffer(tree_bytes, dtype=np.uint8)}
     entries.update(enc.arrays)
 
-    path = os.fspath(path)
+    if _is_file_object(f, "write"):
+        _write_npz(f, entries)
+        with contextlib.suppress(AttributeError, io.UnsupportedOperation):
+            f.flush()
+        return
+    path = os.fspath(f)  # type: ignore[arg-type]
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    base = os.path.basename(path)
+    mode = _new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=".tmp", dir=directory)
+    _in_progress.add(tmp)
     try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, entries)
-            f.flush()
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as fh:
+            _write_npz(fh, entries)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)  # mkstemp makes 0600; give the mode open(path, "wb") would
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        _in_progress.discard(tmp)
+    remove_stale_temp_files(path)
     with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
         dfd = os.open(directory, os.O_RDONLY)
         try:
@@ -187,23 +286,28 @@ def save(obj: Any, path: str | os.PathLike) -> None:
             os.close(dfd)
 
 
-def load(path: str | os.PathLike, map_location: Any = None) -> Any:
+def load(f: FileLike, map_location: Any = None) -> Any:
     """Read a checkpoint written by ``save``; verifies its SHA-256 before returning anything.
 
     Args:
-        path: the checkpoint file.
+        f: the checkpoint file: a path or a binary file object (read from its current position).
         map_location: ``"cpu"`` or ``"cuda"`` to place every tensor there; by default tensors go back
             to the device they were saved from (the CPU when no GPU is available).
 
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``f``.
         CheckpointError: the file is truncated, corrupt, or not a minigrad checkpoint.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"minigrad.load: no checkpoint at {path}")
+    if _is_file_object(f, "read"):
+        path = str(getattr(f, "name", "<file object>"))
+        src: Any = f if _seekable(f) else io.BytesIO(f.read())
+    else:
+        path = src = os.fspath(f)  # type: ignore[arg-type]
+        remove_stale_temp_files(path)  # a save that died mid-write (resuming after a crash)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"minigrad.load: no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(src, allow_pickle=False) as z:
             names = set(z.files)
             if _HEADER not in names or _TREE not in names:
                 raise CheckpointError(f"minigrad.load: {path} is not a minigrad checkpoint (no manifest)")
@@ -235,4 +339,4 @@ def load(path: str | os.PathLike, map_location: Any = None) -> Any:
                               f"({type(e).__name__}: {e})") from e
 
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["save", "load", "CheckpointError", "remove_stale_temp_files"]

@@ -205,7 +205,8 @@ class ConvAutoEncoder(Experiment):
 
     def pictures(self, model: nn.Module, args: argparse.Namespace, out: Path) -> list[Path]:
         x = self.test_set.data[:: len(self.test_set) // 16][:16]  # spread over the classes
-        recon = _sigmoid(harness.predict(model, [(Tensor(x), Tensor(np.zeros(len(x))))], self.device)[0])
+        batch = (minigrad.as_tensor(x), minigrad.as_tensor(np.zeros(len(x))))
+        recon = _sigmoid(harness.predict(model, [batch], self.device)[0])
         n = len(next(iter(self.transfer.values())))
         return [
             plots.reconstructions(x, recon, out / "reconstructions.png", n=16,

@@ -102,13 +102,13 @@ def to_tensors(sample: S, xp: Any, dtype: Any = np.float64, requires_grad: bool 
     def conv(a: Any) -> Any:
         if isinstance(a, C):
             v = a.value.astype(dtype) if a.value.dtype.kind == "f" else a.value
-            return mg.Tensor(xp.asarray(v))
+            return mg.as_tensor(xp.asarray(v))
         if isinstance(a, np.ndarray):
-            return mg.Tensor(xp.asarray(a.astype(dtype)), requires_grad=requires_grad)
+            return mg.tensor(xp.asarray(a.astype(dtype)), requires_grad=requires_grad)
         if isinstance(a, list) and a and all(isinstance(v, (np.ndarray, C)) for v in a):
             return [conv(v) for v in a]
         if isinstance(a, tuple):
-            return tuple(mg.Tensor(xp.asarray(v.value)) if isinstance(v, C) else v for v in a)
+            return tuple(mg.as_tensor(xp.asarray(v.value)) if isinstance(v, C) else v for v in a)
         return a
 
     return [conv(a) for a in sample.args], {k: conv(v) for k, v in sample.kwargs.items()}
@@ -536,7 +536,8 @@ if mg.cuda_is_available():
     )
 
 # Entries for nn layers, convolution and recurrent kernels live in their own files.
-_MODULES = ("opdb_nn", "opdb_conv", "opdb_rnn", "opdb_inplace", "opdb_linalg", "opdb_dist", "opdb_attention")
+_MODULES = ("opdb_nn", "opdb_conv", "opdb_rnn", "opdb_inplace", "opdb_linalg", "opdb_dist", "opdb_attention",
+            "opdb_custom")
 for _mod in _MODULES:
     try:
         __import__(_mod)

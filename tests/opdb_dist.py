@@ -33,14 +33,14 @@ def _seeded(fn):
 
 # --- matrix helpers: parameters -> valid matrices (exactly symmetric / lower with positive diagonal) -----
 def _spd(a):
-    m = mg.matmul(a, a.mT) + mg.Tensor(a.xp.eye(a.shape[-1], dtype=a.dtype))
+    m = mg.matmul(a, a.mT) + mg.as_tensor(a.xp.eye(a.shape[-1], dtype=a.dtype))
     return (m + m.mT) * 0.5
 
 
 def _tril(a):
     n = a.shape[-1]
     mask = a.xp.tril(a.xp.ones((n, n), dtype=a.dtype), -1)
-    return a * mg.Tensor(mask) + mg.Tensor(a.xp.eye(n, dtype=a.dtype)) * 1.5
+    return a * mg.as_tensor(mask) + mg.as_tensor(a.xp.eye(n, dtype=a.dtype)) * 1.5
 
 
 def _spd_np(a):

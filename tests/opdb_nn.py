@@ -39,7 +39,7 @@ def _emb_pad(w, i, padding_idx):
     # the padding row gets no gradient by design (finite differences would see it), so the outputs
     # looked up at padding positions are masked out: the rest of the gradient is still checked
     keep = (i.array != (padding_idx % w.shape[0]))[..., None].astype(w.dtype)
-    return F.embedding(i, w, padding_idx=padding_idx) * mg.Tensor(keep)
+    return F.embedding(i, w, padding_idx=padding_idx) * mg.as_tensor(keep)
 
 
 register("nn.embedding_padding", _emb_pad,

@@ -457,4 +457,4 @@ def test_loader_and_transforms_on_device(xp, device):
         mg.manual_seed(3)
         b = t(dev)
         assert isinstance(b, xp.ndarray)
-        np.testing.assert_allclose(mg.Tensor(b).numpy(), a, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(mg.as_tensor(b).numpy(), a, rtol=1e-5, atol=1e-6)

@@ -113,7 +113,7 @@ def test_unsupported_data():
     with pytest.raises(TypeError, match="cannot make a tensor"):
         mg.tensor(["a"])
     with pytest.raises(TypeError, match="unsupported dtype complex64"):
-        mg.Tensor(np.ones(2, dtype=np.complex64))
+        mg.as_tensor(np.ones(2, dtype=np.complex64))
 
 
 # --- devices ------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ _rng = np.random.default_rng(7)
 
 
 def _t(*shape, scale=1.0, dtype=np.float64, grad=True):
-    return mg.Tensor((_rng.standard_normal(shape) * scale).astype(dtype), requires_grad=grad)
+    return mg.tensor((_rng.standard_normal(shape) * scale).astype(dtype), requires_grad=grad)
 
 
 def _assert_close(a, b, atol=1e-10, rtol=1e-7):
@@ -55,7 +55,7 @@ def test_cell_matches_reference(kind):
     outs_r = outs_r if isinstance(outs_r, tuple) else (outs_r,)
     for a, b in zip(outs_f, outs_r):
         _assert_close(a, b)
-    seeds = [mg.Tensor(_rng.standard_normal(o.shape), requires_grad=True) for o in outs_f]
+    seeds = [mg.tensor(_rng.standard_normal(o.shape), requires_grad=True) for o in outs_f]
     gf = _grads(outs_f, args, seeds, create_graph=True)
     gr = _grads(outs_r, args, seeds, create_graph=True)
     for a, b in zip(gf, gr):
@@ -102,7 +102,7 @@ def test_layer_matches_reference(kind, reverse, init_state, bias):
         assert a.shape == b.shape
         _assert_close(a, b)
     leaves = [a for a in args if a is not None]
-    seeds = [mg.Tensor(_rng.standard_normal(o.shape)) for o in outs_f]
+    seeds = [mg.as_tensor(_rng.standard_normal(o.shape)) for o in outs_f]
     for a, b in zip(_grads(outs_f, leaves, seeds), _grads(outs_r, leaves, seeds)):
         _assert_close(a, b)
 
@@ -116,7 +116,7 @@ def test_layer_double_backward_matches_reference(kind):
     for fn in (fused, unfused):
         outs = fn(*args, reverse=True)
         if seeds is None:
-            seeds = [mg.Tensor(_rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+            seeds = [mg.tensor(_rng.standard_normal(o.shape), requires_grad=True) for o in outs]
         gs = _grads(outs, args, seeds, create_graph=True)
         s = sum((g * g * g).sum() for g in gs)
         totals.append((gs, _grads([s], args + seeds, None)))
@@ -185,7 +185,7 @@ def test_graph_has_few_nodes_independent_of_length():
 
 def test_extreme_inputs_stay_finite():
     """The stable sigmoid: huge pre-activations saturate without overflow warnings or NaN."""
-    x = mg.Tensor(np.array([[-1e4, 1e4, -90.0, 90.0, 0.0, 3.0, -3.0, 1e4, -1e4, 5.0, -5.0, 0.5]], np.float32),
+    x = mg.tensor(np.array([[-1e4, 1e4, -90.0, 90.0, 0.0, 3.0, -3.0, 1e4, -1e4, 5.0, -5.0, 0.5]], np.float32),
                   requires_grad=True)
     hg = mg.zeros(1, 12)
     c = mg.zeros(1, 3)
@@ -368,18 +368,18 @@ def test_backend_matches_numpy(backend, xp):
     for kind in ("lstm", "gru", "tanh"):
         fused, _, G = _layer_fns(kind)
         args = _layer_args(kind, 4, 3, 2, 5, G, True, scale=0.8)
-        dev = [None if a is None else mg.Tensor(xp.asarray(a.array), requires_grad=True) for a in args]
+        dev = [None if a is None else mg.tensor(xp.asarray(a.array), requires_grad=True) for a in args]
         outs, outs_d = fused(*args, reverse=True), fused(*dev, reverse=True)
-        seeds = [mg.Tensor(_rng.standard_normal(o.shape)) for o in outs]
+        seeds = [mg.as_tensor(_rng.standard_normal(o.shape)) for o in outs]
         gs = _grads(outs, [a for a in args if a is not None], seeds)
-        seeds_d = [mg.Tensor(xp.asarray(s.array)) for s in seeds]
+        seeds_d = [mg.as_tensor(xp.asarray(s.array)) for s in seeds]
         gs_d = _grads(outs_d, [a for a in dev if a is not None], seeds_d)
         for a, b in zip(list(outs) + list(gs), list(outs_d) + list(gs_d)):
             np.testing.assert_allclose(a.array, b.array.get(), atol=1e-10)
     for kind in ("lstm", "gru"):
         fused, _, G, _ = CELLS[kind]
         a = [_t(3, G * 4), _t(3, G * 4), _t(3, 4)]
-        d = [mg.Tensor(xp.asarray(v.array), requires_grad=True) for v in a]
+        d = [mg.tensor(xp.asarray(v.array), requires_grad=True) for v in a]
         o, od = fused(*a), fused(*d)
         o, od = (o if isinstance(o, tuple) else (o,)), (od if isinstance(od, tuple) else (od,))
         for u, v in zip(list(o) + list(_grads(o, a, [mg.ones_like(t) for t in o])),
@@ -413,21 +413,21 @@ def test_matches_torch(name, kw):
     h0 = _rng.standard_normal((L * D, 3, 5))
     c0 = _rng.standard_normal((L * D, 3, 5))
     tx = torch.tensor(x, requires_grad=True)
-    mx = mg.Tensor(x, requires_grad=True)
+    mx = mg.tensor(x, requires_grad=True)
     if name == "LSTM":
         t_out, (t_h, t_c) = theirs(tx, (torch.tensor(h0), torch.tensor(c0)))
-        m_out, (m_h, m_c) = ours(mx, (mg.Tensor(h0), mg.Tensor(c0)))
+        m_out, (m_h, m_c) = ours(mx, (mg.as_tensor(h0), mg.as_tensor(c0)))
         t_states, m_states = [t_h, t_c], [m_h, m_c]
     else:
         t_out, t_h = theirs(tx, torch.tensor(h0))
-        m_out, m_h = ours(mx, mg.Tensor(h0))
+        m_out, m_h = ours(mx, mg.as_tensor(h0))
         t_states, m_states = [t_h], [m_h]
     _assert_close(m_out, t_out.detach().numpy())
     for a, b in zip(m_states, t_states):
         _assert_close(a, b.detach().numpy())
     w_out = _rng.standard_normal(t_out.shape)
     t_loss = (t_out * torch.tensor(w_out)).sum() + sum((s ** 2).sum() for s in t_states)
-    m_loss = (m_out * mg.Tensor(w_out)).sum() + sum((s ** 2).sum() for s in m_states)
+    m_loss = (m_out * mg.as_tensor(w_out)).sum() + sum((s ** 2).sum() for s in m_states)
     t_loss.backward()
     m_loss.backward()
     _assert_close(mx.grad, tx.grad.numpy())
@@ -443,16 +443,16 @@ def test_cells_match_torch(name):
     ours = {"LSTMCell": LSTMCell, "GRUCell": GRUCell, "RNNCell": RNNCell}[name](4, 5, dtype="float64")
     _load_from_torch(ours, theirs)
     x, h, c = _rng.standard_normal((3, 4)), _rng.standard_normal((3, 5)), _rng.standard_normal((3, 5))
-    tx, mx = torch.tensor(x, requires_grad=True), mg.Tensor(x, requires_grad=True)
+    tx, mx = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
     if name == "LSTMCell":
         t_out = torch.cat(theirs(tx, (torch.tensor(h), torch.tensor(c))), 1)
-        m_out = mg.cat(list(ours(mx, (mg.Tensor(h), mg.Tensor(c)))), 1)
+        m_out = mg.cat(list(ours(mx, (mg.as_tensor(h), mg.as_tensor(c)))), 1)
     else:
-        t_out, m_out = theirs(tx, torch.tensor(h)), ours(mx, mg.Tensor(h))
+        t_out, m_out = theirs(tx, torch.tensor(h)), ours(mx, mg.as_tensor(h))
     _assert_close(m_out, t_out.detach().numpy())
     w = _rng.standard_normal(t_out.shape)
     (t_out * torch.tensor(w)).sum().backward()
-    (m_out * mg.Tensor(w)).sum().backward()
+    (m_out * mg.as_tensor(w)).sum().backward()
     _assert_close(mx.grad, tx.grad.numpy())
     for (_n, p), (_, q) in zip(theirs.named_parameters(), ours.named_parameters()):
         _assert_close(q.grad, p.grad.numpy())

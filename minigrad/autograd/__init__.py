@@ -135,6 +135,16 @@ class Function:
             anomaly.check_forward(self, ys)
         return tuple(outs)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            _ctx.prepare_class(cls)  # PyTorch-style: F()(x) raises, pointing to F.apply
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """``F.apply(x, ...)`` for a PyTorch-style Function (static ``forward(ctx, ...)``); see ``_ctx``."""
+        return _ctx.apply(cls, *args, **kwargs)
+
     def forward(self, *xs: Any) -> Any:
         raise NotImplementedError
 
@@ -598,3 +608,6 @@ def grad(
                 "pass allow_unused=True if this is expected"
             )
     return tuple(res)
+
+
+from . import _ctx  # noqa: E402  (PyTorch-style custom functions; imports Function)

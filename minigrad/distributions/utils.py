@@ -26,7 +26,7 @@ def broadcast_all(*values: Any) -> tuple[Tensor, ...]:
         if isinstance(v, Tensor):
             out.append(v)
         elif like is None:
-            out.append(Tensor(np.asarray(v, dtype=get_default_dtype())))
+            out.append(Tensor._make(np.asarray(v, dtype=get_default_dtype())))
         else:
             out.append(Tensor._make(like.xp.asarray(v, dtype=like.dtype)))
     shape = np.broadcast_shapes(*(t.shape for t in out))

@@ -87,7 +87,7 @@ def _pad_mode(x: Tensor, pads: Sequence[tuple[int, int]], mode: str, cls: str) -
         if before == 0 and after == 0:
             continue
         idx = _mode_index(x.shape[lead + k], before, after, mode, cls)
-        x = getitem(x, (slice(None),) * (lead + k) + (Tensor(x.xp.asarray(idx)),))
+        x = getitem(x, (slice(None),) * (lead + k) + (Tensor._make(x.xp.asarray(idx)),))
     return x
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._construct import from_data
 from ..autograd import RemovableHandle
 from ..backend import device as _device
 from ..backend import to_device
@@ -54,9 +55,9 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = np.empty((0,), dtype=np.float32)
-        if isinstance(data, Tensor):
-            data = data.array
-        super().__init__(data)
+        if not isinstance(data, Tensor):
+            data = from_data(data)  # an array keeps its dtype
+        super().__init__(data)  # shares data's array
         if requires_grad:
             self.requires_grad = True
 

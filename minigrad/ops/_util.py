@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._construct import from_data
 from ..backend import get_array_module
 from ..dtypes import result_type, scalar_dtype
 from ..tensor import Tensor
@@ -22,7 +23,7 @@ def as_tensor_like(x: Any, like: Tensor) -> Tensor:
     xp = np if type(data) is np.ndarray else get_array_module(data)
     if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
         return _make(xp.asarray(x, dtype=scalar_dtype(x, data.dtype)))
-    return Tensor(xp.asarray(x))
+    return from_data(xp.asarray(x))
 
 
 def binary_operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._construct import from_data
 from ..dtypes import as_dtype
 from ..tensor import Tensor
 
@@ -145,4 +146,4 @@ def new_tensor(
     src = data.array if isinstance(data, Tensor) else data
     src = to_device(src, "cpu") if not isinstance(src, (list, tuple, int, float, bool)) else src
     arr = np.array(src, dtype=self.dtype if dtype is None else as_dtype(dtype))
-    return Tensor(arr, requires_grad=requires_grad, device=self.device if device is None else device)
+    return from_data(arr, requires_grad=requires_grad, device=self.device if device is None else device)

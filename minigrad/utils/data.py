@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._construct import from_data
 from ..backend import get_array_module, to_device
 from ..random import Generator, _permutation
 from ..tensor import Tensor
@@ -166,7 +167,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         arrays = [_raw(b) for b in batch]
         xp = get_array_module(*arrays)
         if isinstance(elem, np.generic):
-            return Tensor(np.asarray(arrays))
+            return from_data(np.asarray(arrays))
         shape = arrays[0].shape
         for i, a in enumerate(arrays):
             if a.shape != shape:
@@ -174,7 +175,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
                                    f"got {tuple(shape)} at entry 0 and {tuple(a.shape)} at entry {i}")
         return Tensor._make(xp.stack(arrays))
     if isinstance(elem, (bool, int, float)):
-        return Tensor(list(batch))
+        return from_data(list(batch))
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):

@@ -67,21 +67,39 @@ class Compose:
 
 
 class ToTensor:
-    """uint8 images (H, W), (H, W, C) or (N, H, W, C) in [0, 255] -> float32 Tensors (C, H, W) in [0, 1].
+    """Images as float Tensors (C, H, W) (or batches (N, C, H, W)), uint8 scaled to [0, 1].
 
-    Float input is only moved to channels-first (when ``channels_last``) and wrapped.
+    * A Tensor is taken to be channels-first already: a float one is returned unchanged (so
+      ``Compose([ToTensor(), Normalize(...)])`` works on minigrad's datasets, which serve float
+      (C, H, W) Tensors); a uint8 one is scaled to float32 in [0, 1], nothing moved.
+    * An array (NumPy/CuPy) or a PIL-like image (anything ``numpy.asarray`` accepts) is an
+      image (H, W), (H, W, C) or a batch (N, H, W, C), as torchvision's ``ToTensor`` takes it:
+      it becomes (1, H, W), (C, H, W) or (N, C, H, W); integer data (uint8 in [0, 255]) becomes
+      float32 in [0, 1]. ``channels_last=False`` says the array is already channels-first.
     """
 
     def __init__(self, channels_last: bool = True) -> None:
         self.channels_last = channels_last
 
     def __call__(self, x: Any) -> Tensor:
-        a, _ = _unwrap(x)
+        if isinstance(x, Tensor):
+            a = x.array
+            if a.dtype.kind == "f":
+                return x
+            if a.dtype.kind not in "ui":
+                raise TypeError(f"ToTensor: expected an image of numbers, got a Tensor of dtype {a.dtype}")
+            return Tensor._make(a.astype(np.float32) / np.float32(255.0))
+        a = x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
+        if a.dtype.kind not in "uif":
+            raise TypeError(f"ToTensor: expected an image of numbers, got dtype {a.dtype}")
         xp = get_array_module(a)
         if a.ndim == 2:
             a = a[None]
         elif self.channels_last and a.ndim in (3, 4):
             a = xp.moveaxis(a, -1, -3)
+        elif a.ndim not in (3, 4):
+            raise ValueError(f"ToTensor: expected an image (H, W), (H, W, C) or a batch (N, H, W, C), "
+                             f"got shape {tuple(a.shape)}")
         if a.dtype.kind in "ui":
             a = a.astype(np.float32) / np.float32(255.0)
         return Tensor._make(xp.ascontiguousarray(a))
