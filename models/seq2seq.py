@@ -239,7 +239,8 @@ def predictions_figure(src_len: np.ndarray, ok: np.ndarray, rows: list, path: Pa
     y = 1.0
     blocks = [(fair, f"{len(fair)} drawn at random (a fair sample): {sum(not r[3] for r in fair)} wrong")]
     if wrong:
-        blocks.append((wrong, f"{len(wrong)} of the {len(wrong_all)} mistakes in the first {len(rows)} strings"))
+        heading = f"{len(wrong)} of the {len(wrong_all)} mistakes in the first {len(rows)} strings"
+        blocks.append((wrong, heading))
     for shown, heading in blocks:
         ax2.text(0.0, y, heading, fontsize=8.5, fontstyle="italic", va="top", transform=ax2.transAxes)
         y -= 0.06
