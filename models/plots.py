@@ -187,7 +187,8 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "", labels:
         if ax.get_yscale() == "linear":
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         ax.grid(alpha=0.3, which="both")
-    note = "train: mean over the epoch's batches, in training mode; test: evaluated after each epoch"
+    note = ("train: mean over the epoch's batches while learning, in training mode (dropout and "
+            "augmentation, if any, on); test: evaluated after each epoch")
     if models:
         note += "\neach curve is one model's own loss or metric (the optimizer minimised their losses' sum)"
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)
@@ -236,7 +237,8 @@ def digit_grid(images: np.ndarray, labels: np.ndarray, preds: np.ndarray, path: 
                              f"{int((~correct[shown_random]).sum())} of them wrong")]
     if len(wrong_all):
         which = "all" if len(shown_wrong) == len(wrong_all) else f"{len(shown_wrong)} of the"
-        blocks.append((shown_wrong, f"{which} {len(wrong_all)} mistakes, drawn at random "
+        drawn = "" if which == "all" else ", drawn at random"
+        blocks.append((shown_wrong, f"{which} {len(wrong_all)} mistakes{drawn} "
                                     "(not a fair sample: every one here is wrong)"))
     rows = [max(1, math.ceil(len(idx) / cols)) for idx, _ in blocks]
     tile_h = 1.25 if long_names else 1.1
