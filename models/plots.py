@@ -187,8 +187,8 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "", labels:
         if ax.get_yscale() == "linear":
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         ax.grid(alpha=0.3, which="both")
-    note = ("train: mean over the epoch's batches while learning, in training mode (dropout and "
-            "augmentation, if any, on); test: evaluated after each epoch")
+    note = ("train: mean over the epoch's batches while learning (dropout and augmentation, if any, on)\n"
+            "test: evaluated after each epoch")
     if models:
         note += "\neach curve is one model's own loss or metric (the optimizer minimised their losses' sum)"
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)

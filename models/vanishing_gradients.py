@@ -242,7 +242,7 @@ def grad_norms_figure(curves: dict[str, np.ndarray], path: Path) -> Path:
         c = curves[k]
         ax.plot(np.arange(1, len(c) + 1), c, color="black", lw=2, ls=style, label=k)
     ax.set_yscale("log")
-    lo = max(min(float(np.min(c[c > 0])) for c in curves.values()), 1e-30)
+    lo = max(min(float(np.min(c[c > 0])) for c in curves.values()), 1e-40)  # float32: down to ~1e-45
     ax.set_ylim(lo / 3, max(float(np.max(c)) for c in curves.values()) * 3)
     ax.set_xlabel("time step t (the loss reads h_T, T on the right)")
     ax.set_ylabel("||dL/dh_t||  (mean over the batch)")
