@@ -241,7 +241,7 @@ def digit_grid(images: np.ndarray, labels: np.ndarray, preds: np.ndarray, path: 
         blocks.append((shown_wrong, f"{which} {len(wrong_all)} mistakes{drawn} "
                                     "(not a fair sample: every one here is wrong)"))
     rows = [max(1, math.ceil(len(idx) / cols)) for idx, _ in blocks]
-    tile_h = 1.25 if long_names else 1.1
+    tile_h = 1.4 if long_names else 1.1
     fig = Figure(figsize=(cols * 0.95, sum(rows) * tile_h + 0.45 * len(blocks) + 0.5), layout="constrained")
     ratios = [r * tile_h + 0.45 for r in rows]
     subfigs = fig.subfigures(len(blocks), 1, height_ratios=ratios, squeeze=False)[:, 0]
@@ -255,7 +255,8 @@ def digit_grid(images: np.ndarray, labels: np.ndarray, preds: np.ndarray, path: 
             ax.set_frame_on(True)
             ax.imshow(images[i], cmap="gray_r")
             ok = bool(correct[i])
-            ax.set_title(name(preds[i]) if ok else f"{name(preds[i])} ({name(labels[i])})",
+            sep = "\n" if long_names else " "   # long class names: predicted and (true) on two lines
+            ax.set_title(name(preds[i]) if ok else f"{name(preds[i])}{sep}({name(labels[i])})",
                          color="black" if ok else RED, fontsize=7 if long_names else 9)
             if not ok:
                 for s in ax.spines.values():
