@@ -196,6 +196,13 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "", labels:
     return _save(fig, path)
 
 
+def some_of(k: int, n: int, noun: str) -> str:
+    """'the only mistake', 'all 5 mistakes' or '20 of the 57 mistakes, drawn at random'."""
+    if k == n:
+        return f"the only {noun}" if n == 1 else f"all {n} {noun}s"
+    return f"{k} of the {n} {noun}s, drawn at random"
+
+
 def _sample(idx: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """``k`` entries of ``idx`` drawn at random without replacement (all of them if fewer), sorted."""
     if len(idx) <= k:
@@ -236,9 +243,7 @@ def digit_grid(images: np.ndarray, labels: np.ndarray, preds: np.ndarray, path: 
     blocks = [(shown_random, f"{len(shown_random)} test images drawn at random (a fair sample): "
                              f"{int((~correct[shown_random]).sum())} of them wrong")]
     if len(wrong_all):
-        which = "all" if len(shown_wrong) == len(wrong_all) else f"{len(shown_wrong)} of the"
-        drawn = "" if which == "all" else ", drawn at random"
-        blocks.append((shown_wrong, f"{which} {len(wrong_all)} mistakes{drawn} "
+        blocks.append((shown_wrong, f"{some_of(len(shown_wrong), len(wrong_all), 'mistake')} "
                                     "(not a fair sample: every one here is wrong)"))
     rows = [max(1, math.ceil(len(idx) / cols)) for idx, _ in blocks]
     tile_h = 1.4 if long_names else 1.1

@@ -220,7 +220,7 @@ def predictions_figure(src_len: np.ndarray, ok: np.ndarray, rows: list, path: Pa
     acc = [ok[src_len == n].mean() for n in lengths]
     bars = ax.bar(lengths, acc, color=plots.BLUE, zorder=2)
     ax.set_ylim(0, 1.0)
-    plots.label_bars(ax, bars, acc, "{:.0%}", [f"n={int((src_len == n).sum())}" for n in lengths], fontsize=7)
+    plots.label_bars(ax, bars, acc, "{:.1%}", [f"n={int((src_len == n).sum())}" for n in lengths], fontsize=7)
     ax.set_xticks(lengths)
     ax.set_xlabel("source length (" + ("characters" if task == "reverse" else "characters, 'a+b'") + ")")
     ax.set_ylabel("exact-sequence accuracy (greedy)")
@@ -239,7 +239,7 @@ def predictions_figure(src_len: np.ndarray, ok: np.ndarray, rows: list, path: Pa
     y = 1.0
     blocks = [(fair, f"{len(fair)} drawn at random (a fair sample): {sum(not r[3] for r in fair)} wrong")]
     if wrong:
-        heading = f"{len(wrong)} of the {len(wrong_all)} mistakes in the first {len(rows)} strings"
+        heading = f"{plots.some_of(len(wrong), len(wrong_all), 'mistake')} in the first {len(rows)} strings"
         blocks.append((wrong, heading))
     for shown, heading in blocks:
         ax2.text(0.0, y, heading, fontsize=8.5, fontstyle="italic", va="top", transform=ax2.transAxes)

@@ -141,7 +141,7 @@ def test_seq2seq_accuracy_bars_stay_within_zero_one(tmp_path, figures) -> None:
     seq2seq.predictions_figure(src_len, ok, rows, tmp_path / "p.png", "reverse")
     bars_ax = figures[0].axes[0]
     assert bars_ax.get_ylim() == (0.0, 1.0)
-    assert {"100%\nn=2", "50%\nn=2", "0%\nn=1"} <= {t.get_text() for t in bars_ax.texts}
+    assert {"100.0%\nn=2", "50.0%\nn=2", "0.0%\nn=1"} <= {t.get_text() for t in bars_ax.texts}
 
 
 def _rows_two_models(n: int = 3) -> list[dict]:
