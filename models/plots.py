@@ -134,7 +134,8 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "", labels:
     keys = [k for k in rows[0] if k not in ("epoch", "lr")]
     parsed = {k: p for k in keys if (p := _split_column(k, list(labels)))}
     models = list(dict.fromkeys(m for _, m, _ in parsed.values() if m))
-    if models:  # several models: drop the summed total loss, plot each model's own
+    own_losses = any(p[1] and p[2] == "loss" for p in parsed.values())
+    if own_losses:  # several models, each with its own loss: leave out their sum (train_loss, test_loss)
         parsed = {k: p for k, p in parsed.items() if p[1] or p[2] != "loss"}
     for m in models:
         colors.setdefault(m, PALETTE[len(colors) % len(PALETTE)])
@@ -163,7 +164,7 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "", labels:
                 if metrics_here.index(metric) > 0:  # a second accuracy of the same model: dotted, diamonds
                     style = dict(ls=":", marker="D")
             else:
-                color = colors[model]
+                color = colors.get(model, GRAY)  # a quantity of no single model (gray)
             name = " ".join(x for x in (labels.get(model, model), split,
                                         labels.get(metric, metric) if len(metrics_here) > 1 else "") if x)
             ax.plot(epochs, _numeric(rows, c), color=color, markersize=3.5, label=name, clip_on=kd != "acc",
@@ -189,7 +190,7 @@ def plot_curves(rows: Sequence[dict], path: str | Path, title: str = "", labels:
         ax.grid(alpha=0.3, which="both")
     note = ("train: mean over the epoch's batches while learning (dropout and augmentation, if any, on)\n"
             "test: evaluated after each epoch")
-    if models:
+    if own_losses:
         note += "\neach curve is one model's own loss or metric (the optimizer minimised their losses' sum)"
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)
     fig.tight_layout()

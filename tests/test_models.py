@@ -169,6 +169,7 @@ def test_plot_curves_one_quantity_of_one_model_per_curve(tmp_path, figures) -> N
     assert names == ["GRU test", "GRU train", "RNN test", "RNN train"]
     for ln in loss_ax.lines:
         assert np.max(ln.get_ydata()) <= 2.0 + 1e-9
+    assert "one model's own" in fig.get_suptitle()
     assert acc_ax.get_ylabel() == "accuracy" and acc_ax.get_ylim()[1] <= 1.0 and acc_ax.get_ylim()[0] >= 0.0
     # one colour per model, the same in every panel
     colors = {}
