@@ -208,13 +208,17 @@ class ConvAutoEncoder(Experiment):
         x = self.test_set.data[:: len(self.test_set) // 16][:16]  # spread over the classes
         recon = _sigmoid(harness.predict(model, [(Tensor(x), Tensor(np.zeros(len(x))))], self.device)[0])
         n = len(next(iter(self.transfer.values())))
+        n_test = len(self.test_set)   # the classifiers' evaluation reads at most max_batches batches of it
+        if args.max_batches:
+            n_test = min(n_test, args.max_batches * args.batch_size)
         return [
             plots.reconstructions(x, recon, out / "reconstructions.png", n=16,
                                   title="test digits (top) and their reconstructions (bottom)"),
             plots.compare_runs(self.transfer, out / "transfer.png", ylabel="test accuracy", chance=0.1,
                                title=f"classifier trained on {len(self.labelled)} labels "
                                      f"({args.label_fraction:.0%} of the training set), {n} epochs: "
-                                     "pretrained encoder vs from scratch"),
+                                     "pretrained encoder vs from scratch\n"
+                                     f"(test accuracy on {n_test:,} test images)"),
         ]
 
 
