@@ -120,6 +120,7 @@ class ConvAutoEncoder(Experiment):
     defaults = dict(epochs=20, batch_size=64, lr=2e-3, dataset="mnist_sample")
     quick = dict(epochs=2, max_batches=6, clf_epochs=2)
     dataset_choices = ("mnist_sample", "mnist", "fashion_mnist")
+    curve_labels = {"loss": "binary cross-entropy per pixel", "mse": "mean squared error per pixel"}
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--channels", type=int, default=16, help="channels of the first convolution")
@@ -182,7 +183,7 @@ class ConvAutoEncoder(Experiment):
         return accs
 
     def finish(self, model: nn.Module, args: argparse.Namespace, out: Path) -> dict:
-        labelled = self.labelled_subset(args)
+        labelled = self.labelled = self.labelled_subset(args)
         harness.seed_everything(harness.epoch_seed(args.seed, 20_000))
         fresh = Encoder(args.channels, args.latent)
         pretrained = copy.deepcopy(model.encoder)  # a copy: the autoencoder itself stays as trained
@@ -208,12 +209,17 @@ class ConvAutoEncoder(Experiment):
         batch = (minigrad.as_tensor(x), minigrad.as_tensor(np.zeros(len(x))))
         recon = _sigmoid(harness.predict(model, [batch], self.device)[0])
         n = len(next(iter(self.transfer.values())))
+        n_test = len(self.test_set)   # the classifiers' evaluation reads at most max_batches batches of it
+        if args.max_batches:
+            n_test = min(n_test, args.max_batches * args.batch_size)
         return [
             plots.reconstructions(x, recon, out / "reconstructions.png", n=16,
                                   title="test digits (top) and their reconstructions (bottom)"),
-            plots.compare_runs(self.transfer, out / "transfer.png",
-                               title=f"classifier with {args.label_fraction:.0%} of the labels, {n} epochs: "
-                                     "pretrained encoder vs from scratch"),
+            plots.compare_runs(self.transfer, out / "transfer.png", ylabel="test accuracy", chance=0.1,
+                               title=f"classifier trained on {len(self.labelled)} labels "
+                                     f"({args.label_fraction:.0%} of the training set), {n} epochs: "
+                                     "pretrained encoder vs from scratch\n"
+                                     f"(test accuracy on {n_test:,} test images)"),
         ]
 
 

@@ -168,6 +168,7 @@ class CharLSTMExperiment(Experiment):
     defaults = dict(epochs=10, batch_size=64, lr=5e-3, dataset="char_corpus", grad_clip=1.0)
     quick = {"epochs": 2, "max_batches": 5, "hidden": 64, "seq_len": 32, "sample_len": 80}
     dataset_choices = ("char_corpus", "shakespeare", "tiny_shakespeare")
+    curve_labels = {"loss": "cross-entropy (nats per character)"}
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--hidden", type=int, default=HIDDEN)

@@ -17,8 +17,8 @@ Convolutions share their weights across positions, so the network needs far fewe
 than an MLP and is (nearly) invariant to small shifts. With only 4,000 training images we also
 *augment* the data: every epoch each training image is randomly rotated (+-10 degrees), shifted
 (+-10%), zoomed (0.9x-1.1x) and gets a little Gaussian noise, so the network never sees exactly
-the same image twice. Pictures: test digits with predictions (mistakes in red), the learned
-first-layer filters and the confusion matrix.
+the same image twice. Pictures: test digits with predictions (20 drawn at random, then 20 of the
+mistakes, in red), the learned first-layer filters and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class DigitsCNN(Experiment):
     defaults = dict(epochs=15, batch_size=64, lr=2e-3, dataset="mnist_sample")
     quick = dict(epochs=2, max_batches=6)
     dataset_choices = ("mnist_sample", "mnist", "fashion_mnist")
+    curve_labels = {"loss": "cross-entropy loss"}
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--c1", type=int, default=16, help="channels of the first convolution")

@@ -167,6 +167,9 @@ class Experiment:
         quick: overrides applied by ``--quick`` (a budget of seconds, for the smoke test). ``max_batches``
             limits the batches per epoch (training and evaluation).
         dataset_choices: the values ``--dataset`` accepts (``None``: any string).
+        curve_labels: display names for curves.png: metric -> axis label (``{"loss": "cross-entropy"}``),
+            model prefix -> legend name (``{"rnn": "RNN"}``); see ``plots.plot_curves``.
+        curve_colors: model prefix -> colour in curves.png (match the model's own pictures).
 
     While running, the harness sets ``self.args``, ``self.device``, ``self.out`` (the output folder),
     ``self.train_set`` and ``self.test_set`` so that every hook can use them.
@@ -176,6 +179,8 @@ class Experiment:
     defaults: dict[str, Any] = {}
     quick: dict[str, Any] = {"epochs": 2, "max_batches": 8}
     dataset_choices: Sequence[str] | None = None
+    curve_labels: dict[str, str] = {}
+    curve_colors: dict[str, str] = {}
 
     # --- hooks ----------------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -448,7 +453,11 @@ def _run(exp: Experiment, argv: Sequence[str] | None) -> dict:
     save({"model": model.state_dict(), "epoch": rows[-1]["epoch"], "metrics": rows, "final": _plain(final),
           "args": _plain(vars(args))}, out / "final.ckpt")
     files = [out / "metrics.csv", out / "final.ckpt", out / "last.ckpt"]
-    files.append(plots.plot_curves(rows, out / "curves.png", title=f"{exp.name} ({args.dataset or ''})"))
+    title = f"{exp.name} ({args.dataset or ''})"
+    if args.max_batches:
+        title += f": at most {args.max_batches} batches per epoch, training and test"
+    files.append(plots.plot_curves(rows, out / "curves.png", title=title, labels=exp.curve_labels,
+                                   colors=exp.curve_colors))
     if not args.no_pictures:
         with minigrad.no_grad():
             files += [Path(p) for p in exp.pictures(model, args, out) or []]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 import minigrad
 import minigrad.nn.functional as F
@@ -46,6 +47,7 @@ from .harness import Experiment, accuracy, read_metrics, run
 HIDDEN = 64
 CELLS = ("rnn", "lstm", "gru")
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELL_COLORS = (plots.BLUE, plots.ORANGE, plots.GREEN)   # rnn, lstm, gru in every picture
 BLAS_THREADS = 1      # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
 
@@ -82,6 +84,8 @@ class RNNClassifierExperiment(Experiment):
     defaults = dict(epochs=20, batch_size=32, lr=3e-3, dataset="digits")
     quick = {"epochs": 2, "max_batches": 10}
     dataset_choices = ("digits", "mnist_sample")
+    curve_labels = {"loss": "cross-entropy loss", **{c: c.upper() for c in CELLS}}
+    curve_colors = dict(zip(CELLS, CELL_COLORS))   # the same colours as compare.png and rows_read.png
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--cell", default="all", choices=(*CELLS, "all"),
@@ -122,13 +126,14 @@ class RNNClassifierExperiment(Experiment):
         files = [rows_read_figure(steps, y, out / "rows_read.png", args.dataset)]
         acc = {c: float((s[:, -1].argmax(-1) == y).mean()) for c, s in steps.items()}
         best = max(acc, key=acc.get)
+        who = f"{best.upper()} (the best of {len(acc)} cells)" if len(acc) > 1 else best.upper()
         files.append(plots.digit_grid(x, y, steps[best][:, -1].argmax(-1), out / "predictions.png",
-                                      title=f"{best.upper()} reading rows: test accuracy {acc[best]:.2%} "
-                                            "(mistakes in red: predicted (true))"))
+                                      title=f"{who} reading the rows"))
         if len(model) > 1:
             rows = read_metrics(out / "metrics.csv")
             curves = {c.upper(): [r[f"test_{c}_acc"] for r in rows] for c in model}
             files.append(plots.compare_runs(curves, out / "compare.png", ylabel="test accuracy",
+                                            chance=0.1, colors=dict(zip(curves, CELL_COLORS)),
                                             title=f"RNN vs LSTM vs GRU reading {args.dataset} row by row "
                                                   f"(hidden {args.hidden}, same batches and optimizer)"))
         return files
@@ -138,13 +143,18 @@ def rows_read_figure(steps: dict[str, np.ndarray], y: np.ndarray, path: Path, da
     """Test accuracy when the classifier reads h_t, after only the first t rows, for each cell."""
     fig = Figure(figsize=(5.5, 3.8))
     ax = fig.add_subplot(1, 1, 1)
-    for (cell, logits), color in zip(steps.items(), (plots.BLUE, plots.ORANGE, plots.GREEN)):
+    for cell, logits in steps.items():
         acc = (logits.argmax(-1) == y[:, None]).mean(0)
-        ax.plot(np.arange(1, len(acc) + 1), acc, marker="o", markersize=3, color=color, label=cell.upper())
+        color = CELL_COLORS[CELLS.index(cell)]
+        ax.plot(np.arange(1, len(acc) + 1), acc, marker="o", markersize=3, color=color, label=cell.upper(),
+                clip_on=False)
+    plots.chance_line(ax, 1 / logits.shape[-1])
     ax.set_xlabel("rows read (t)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("test accuracy of head(h_t)")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(f"{dataset}: how the answer forms as rows are read", fontsize=10)
+    ax.set_ylim(0, 1.0)
+    ax.set_title(f"{dataset}: how the answer forms as rows are read\n"
+                 f"(the classifier applied to the state after t rows; {len(y):,} test images)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -20,8 +20,8 @@ Addition (``--task add``) is much harder without attention: the first digit of t
 carry, all of which must be worked out from the memory before anything is written; with the default
 budget it reaches only about 30% exact answers (12 epochs), a good starting point for experiments.
 
-Pictures: ``predictions.png`` (exact accuracy against the source length, and a few test strings
-with the model's answers; mistakes in red).
+Pictures: ``predictions.png`` (exact accuracy against the source length, and test strings with the
+model's answers: 7 drawn at random, then 7 of the mistakes; mistakes in red).
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ class Seq2SeqExperiment(Experiment):
     defaults = dict(epochs=8, batch_size=64, lr=3e-3, dataset="synthetic", grad_clip=1.0)
     quick = {"epochs": 2, "max_batches": 6, "n_train": 512, "n_test": 128}
     dataset_choices = ("synthetic",)
+    curve_labels = {"loss": "cross-entropy per token (teacher forcing)"}
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--task", default="reverse", choices=("reverse", "add"))
@@ -208,35 +209,48 @@ class Seq2SeqExperiment(Experiment):
 
 
 def predictions_figure(src_len: np.ndarray, ok: np.ndarray, rows: list, path: Path, task: str,
-                       n_examples: int = 14) -> Path:
-    """Left: exact accuracy per source length; right: examples (source, target, greedy answer)."""
-    fig = Figure(figsize=(10, 4.2))
+                       n_examples: int = 14, seed: int = 0) -> Path:
+    """Left: exact accuracy per source length; right: examples (source, target, greedy answer).
+
+    The examples are half drawn at random from ``rows`` (a fair sample) and half drawn from its mistakes
+    (to study them), under headings that say which is which."""
+    fig = Figure(figsize=(10.5, 4.4))
     ax = fig.add_subplot(1, 2, 1)
     lengths = np.unique(src_len)
     acc = [ok[src_len == n].mean() for n in lengths]
-    bars = ax.bar(lengths, acc, color=plots.BLUE)
-    for b, a, n in zip(bars, acc, lengths):
-        ax.text(b.get_x() + b.get_width() / 2, a, f"{a:.0%}\n(n={int((src_len == n).sum())})",
-                ha="center", va="bottom", fontsize=7)
-    ax.set_ylim(0, 1.15)
+    bars = ax.bar(lengths, acc, color=plots.BLUE, zorder=2)
+    ax.set_ylim(0, 1.0)
+    plots.label_bars(ax, bars, acc, "{:.1%}", [f"n={int((src_len == n).sum())}" for n in lengths], fontsize=7)
     ax.set_xticks(lengths)
-    ax.set_xlabel("source length (characters)")
+    ax.set_xlabel("source length (" + ("characters" if task == "reverse" else "characters, 'a+b'") + ")")
     ax.set_ylabel("exact-sequence accuracy (greedy)")
-    ax.set_title(f"held-out strings: {ok.mean():.2%} exactly right", fontsize=10)
-    ax.grid(alpha=0.3, axis="y")
+    ax.set_title(f"{len(ok):,} held-out strings: {ok.mean():.2%} exactly right", fontsize=10)
+    ax.grid(alpha=0.3, axis="y", zorder=0)
 
-    # a few examples: the mistakes first (up to half), then correct ones
-    wrong = [r for r in rows if not r[3]][: n_examples // 2]
-    shown = wrong + [r for r in rows if r[3]][: n_examples - len(wrong)]
+    rng = np.random.default_rng(seed)
+    k = n_examples // 2
+    fair = [rows[i] for i in np.sort(rng.choice(len(rows), size=min(k, len(rows)), replace=False))]
+    wrong_all = [r for r in rows if not r[3]]
+    wrong = [wrong_all[i] for i in np.sort(rng.choice(len(wrong_all), size=min(k, len(wrong_all)),
+                                                      replace=False))]
     ax2 = fig.add_subplot(1, 2, 2)
     ax2.axis("off")
-    ax2.set_title(f"greedy decoding ({task}); mistakes in red", fontsize=10)
-    header = f"{'source':<13}{'target':<12}{'model':<12}"
-    ax2.text(0.0, 1.0, header, family="monospace", fontsize=9, fontweight="bold", va="top",
-             transform=ax2.transAxes)
-    for k, (s, t, p, c) in enumerate(shown):
-        ax2.text(0.0, 0.93 - k * 0.065, f"{s:<13}{t:<12}{p:<12}", family="monospace", fontsize=9, va="top",
-                 color="black" if c else plots.RED, transform=ax2.transAxes)
+    ax2.set_title(f"greedy decoding ({task}); wrong answers in red", fontsize=10)
+    y = 1.0
+    blocks = [(fair, f"{len(fair)} drawn at random (a fair sample): {sum(not r[3] for r in fair)} wrong")]
+    if wrong:
+        heading = f"{plots.some_of(len(wrong), len(wrong_all), 'mistake')} in the first {len(rows)} strings"
+        blocks.append((wrong, heading))
+    for shown, heading in blocks:
+        ax2.text(0.0, y, heading, fontsize=8.5, fontstyle="italic", va="top", transform=ax2.transAxes)
+        y -= 0.06
+        ax2.text(0.0, y, f"{'source':<13}{'target':<12}{'model':<12}", family="monospace", fontsize=9,
+                 fontweight="bold", va="top", transform=ax2.transAxes)
+        for s, t, p, c in shown:
+            y -= 0.055
+            ax2.text(0.0, y, f"{s:<13}{t:<12}{p:<12}", family="monospace", fontsize=9, va="top",
+                     color="black" if c else plots.RED, transform=ax2.transAxes)
+        y -= 0.08
     fig.tight_layout()
     return plots._save(fig, path)
 

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 import minigrad
 import minigrad.nn.functional as F
@@ -151,6 +153,8 @@ class VanishingGradients(Experiment):
     defaults = dict(epochs=6, batch_size=32, lr=0.1, dataset="delay")
     quick = {"epochs": 2, "max_batches": 10, "steps": 30}
     dataset_choices = ("delay",)
+    curve_labels = {"loss": "cross-entropy loss", "acc": "accuracy (symbols recalled)"}
+    curve_colors = {"clipped": plots.BLUE, "unclipped": plots.RED}   # as in clipping.png
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--hidden", type=int, default=HIDDEN)
@@ -238,14 +242,16 @@ def grad_norms_figure(curves: dict[str, np.ndarray], path: Path) -> Path:
         c = curves[k]
         ax.plot(np.arange(1, len(c) + 1), c, color="black", lw=2, ls=style, label=k)
     ax.set_yscale("log")
-    lo = max(min(float(np.min(c[c > 0])) for c in curves.values()), 1e-30)
+    lo = max(min(float(np.min(c[c > 0])) for c in curves.values()), 1e-40)  # float32: down to ~1e-45
     ax.set_ylim(lo / 3, max(float(np.max(c)) for c in curves.values()) * 3)
     ax.set_xlabel("time step t (the loss reads h_T, T on the right)")
     ax.set_ylabel("||dL/dh_t||  (mean over the batch)")
     ax.set_title("gradient reaching step t: plain RNN with W_hh = \u03c3 Q (dotted: \u03c3^(T-t)) and LSTM",
                  fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, ncol=2)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="gray", lw=0.8, ls=":", label="\u03c3^(T-t) (RNN reference lines)"))
+    ax.legend(handles=handles, fontsize=8, ncol=2)
     fig.tight_layout()
     return plots._save(fig, path)
 
@@ -261,6 +267,7 @@ def clipping_figure(history: dict[str, list], args: argparse.Namespace, path: Pa
         ax2.plot(np.arange(1, len(norm) + 1), norm, color=color, lw=0.8, label=f"{name}: raw gradient norm")
     ax1.axhline(math.log(SYMBOLS), color="gray", ls=":", lw=1, label=f"chance (log {SYMBOLS})")
     ax1.set_xlabel("training step")
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.set_ylabel("training loss (cross-entropy)")
     ax1.set_title(f"recall the symbol {args.delay} steps back; SGD lr {args.lr:g}, "
                   f"W_hh = {args.init_sigma:g} Q at init", fontsize=9)
@@ -268,7 +275,9 @@ def clipping_figure(history: dict[str, list], args: argparse.Namespace, path: Pa
     ax1.legend(fontsize=8)
     ax2.axhline(args.max_norm, color="gray", ls=":", lw=1, label="clipping threshold")
     ax2.set_yscale("log")
+    plots.plain_log_ticks(ax2.yaxis)
     ax2.set_xlabel("training step")
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.set_ylabel("gradient norm (before clipping)")
     ax2.set_title("gradient norm of every step: the spikes are exploding gradients", fontsize=9)
     ax2.grid(alpha=0.3, which="both")

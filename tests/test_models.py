@@ -88,3 +88,138 @@ def test_ctrl_c_prints_the_resume_command(tmp_path, capsys, monkeypatch) -> None
     run = tmp_path / "run"
     assert out[-1] == (f"mlp: interrupted; {run / 'last.ckpt'} holds epoch 1/3. Continue with: "
                        f"python -m models.mlp --quick --epochs 3 --out {run} --no-pictures --resume")
+
+
+# --- the pictures tell the truth -------------------------------------------------------------------
+from matplotlib.colors import to_hex  # noqa: E402
+
+from models import plots, seq2seq  # noqa: E402
+
+
+@pytest.fixture
+def figures(monkeypatch) -> list:
+    """The Figure objects the plot helpers draw (captured as they are saved)."""
+    captured: list = []
+    save = plots._save
+
+    def capture(fig, path):
+        captured.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", capture)
+    return captured
+
+
+def _data_axes(fig) -> list:
+    """The axes that plot data (not image tiles, colour bars or text panels)."""
+    return [ax for ax in fig.axes if ax.lines or ax.patches]
+
+
+def test_compare_runs_bars_start_at_zero_end_at_one_and_show_values(tmp_path, figures) -> None:
+    curves = {"RNN": [0.80, 0.955], "LSTM": [0.90, 0.975], "GRU": [0.92, 0.97]}
+    plots.compare_runs(curves, tmp_path / "c.png", ylabel="test accuracy", chance=0.1)
+    (fig,) = figures
+    lines_ax, bars_ax = fig.axes[:2]
+    assert bars_ax.get_ylim() == (0.0, 1.0)
+    assert 0.0 <= lines_ax.get_ylim()[0] and lines_ax.get_ylim()[1] <= 1.0
+    texts = {t.get_text() for t in bars_ax.texts}
+    assert {"95.5%", "97.5%", "97.0%"} <= texts
+    chance = [ln for ln in bars_ax.lines if "chance" in ln.get_label()]  # a labelled line at chance level
+    assert chance and np.allclose(chance[0].get_ydata(), 0.1)
+    # the line plot zooms in on 0.8-0.975: no chance line there (it would be off the axis)
+    assert not [ln for ln in lines_ax.lines if "chance" in ln.get_label()]
+    assert lines_ax.get_ylabel() == "test accuracy" and bars_ax.get_ylabel().startswith("test accuracy")
+    colors = {ln.get_label(): to_hex(ln.get_color()) for ln in lines_ax.lines}
+    bar_colors = [to_hex(p.get_facecolor()) for p in bars_ax.patches]
+    assert bar_colors == [colors[k] for k in curves]  # the same colour for a run on both panels
+
+
+def test_seq2seq_accuracy_bars_stay_within_zero_one(tmp_path, figures) -> None:
+    src_len = np.array([5, 5, 6, 6, 7])
+    ok = np.array([True, True, True, False, False])
+    rows = [("123", "321", "321" if c else "111", bool(c)) for c in ok]
+    seq2seq.predictions_figure(src_len, ok, rows, tmp_path / "p.png", "reverse")
+    bars_ax = figures[0].axes[0]
+    assert bars_ax.get_ylim() == (0.0, 1.0)
+    assert {"100.0%\nn=2", "50.0%\nn=2", "0.0%\nn=1"} <= {t.get_text() for t in bars_ax.texts}
+
+
+def _rows_two_models(n: int = 3) -> list[dict]:
+    rows = []
+    for e in range(1, n + 1):
+        a, b = 2.0 / e, 1.5 / e
+        rows.append({"epoch": e, "train_loss": a + b, "train_rnn_loss": a, "train_rnn_acc": 0.5 + 0.1 * e,
+                     "train_gru_loss": b, "train_gru_acc": 0.6 + 0.1 * e, "test_loss": a + b,
+                     "test_rnn_loss": a, "test_rnn_acc": 0.55 + 0.1 * e, "test_gru_loss": b,
+                     "test_gru_acc": 0.65 + 0.1 * e, "lr": 1e-3 / e})
+    return rows
+
+
+def test_plot_curves_one_quantity_of_one_model_per_curve(tmp_path, figures) -> None:
+    plots.plot_curves(_rows_two_models(), tmp_path / "curves.png", labels={"rnn": "RNN", "gru": "GRU"})
+    (fig,) = figures
+    axes = _data_axes(fig)
+    assert len(axes) == 3  # loss, accuracy, learning rate
+    for ax in axes:
+        assert ax.get_xlabel() == "epoch"
+        assert ax.get_ylabel() and ax.get_ylabel() != "metric"
+    loss_ax, acc_ax = axes[:2]
+    # the summed total (train_loss = rnn + gru) is not drawn: each curve is one model's own loss
+    names = sorted(ln.get_label() for ln in loss_ax.lines)
+    assert names == ["GRU test", "GRU train", "RNN test", "RNN train"]
+    for ln in loss_ax.lines:
+        assert np.max(ln.get_ydata()) <= 2.0 + 1e-9
+    assert "one model's own" in fig.get_suptitle()
+    assert acc_ax.get_ylabel() == "accuracy" and acc_ax.get_ylim()[1] <= 1.0 and acc_ax.get_ylim()[0] >= 0.0
+    # one colour per model, the same in every panel
+    colors = {}
+    for ax in (loss_ax, acc_ax):
+        for ln in ax.lines:
+            colors.setdefault(ln.get_label().split()[0], set()).add(to_hex(ln.get_color()))
+    assert all(len(c) == 1 for c in colors.values()) and len(set().union(*colors.values())) == 2
+
+
+def test_plot_curves_single_model_labels_what_is_plotted(tmp_path, figures) -> None:
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "train_acc": 0.9, "test_loss": 1.1 / e, "test_acc": 0.95,
+             "lr": 1e-3} for e in (1, 2)]
+    plots.plot_curves(rows, tmp_path / "curves.png", labels={"loss": "cross-entropy loss"})
+    (fig,) = figures
+    axes = _data_axes(fig)
+    assert [ax.get_ylabel() for ax in axes] == ["cross-entropy loss", "accuracy"]  # constant lr: no panel
+    for split, color in (("train", plots.BLUE), ("test", plots.ORANGE)):  # the split's colour in both panels
+        used = {to_hex(ln.get_color()) for ax in axes for ln in ax.lines if ln.get_label() == split}
+        assert used == {color}
+
+
+def test_digit_grid_says_what_it_shows(tmp_path, figures) -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, size=1000)
+    preds = labels.copy()
+    wrong = rng.choice(1000, size=17, replace=False)
+    preds[wrong] = (labels[wrong] + 1) % 10
+    plots.digit_grid(rng.random((1000, 8, 8)), labels, preds, tmp_path / "p.png")
+    (fig,) = figures
+    title = fig.get_suptitle()
+    assert "98.30%" in title and "1,000 test images" in title and "17 wrong" in title
+    random_block, mistakes_block = fig.subfigs
+    assert "drawn at random" in random_block.get_suptitle() and "fair sample" in random_block.get_suptitle()
+    assert "all 17 mistakes" in mistakes_block.get_suptitle()
+    red = to_hex(plots.RED)
+
+    def tiles(sub) -> list:
+        return [ax for ax in sub.axes if ax.images]
+
+    assert len(tiles(random_block)) == 20 and len(tiles(mistakes_block)) == 17
+    assert all(to_hex(ax.title.get_color()) == red for ax in tiles(mistakes_block))
+    # the random block: red exactly where the prediction is wrong, and its heading counts them
+    n_red = sum(to_hex(ax.title.get_color()) == red for ax in tiles(random_block))
+    assert f"{n_red} of them wrong" in random_block.get_suptitle()
+
+
+def test_confusion_matrix_labels_its_axes(tmp_path, figures) -> None:
+    labels = np.array([0, 0, 1, 1, 2])
+    plots.confusion_matrix(labels, np.array([0, 1, 1, 1, 2]), tmp_path / "c.png", num_classes=4)
+    ax = figures[0].axes[0]
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert "5 test images" in ax.get_title() and "80.00%" in ax.get_title()
+    assert "no test image of class 3" in ax.get_title()
