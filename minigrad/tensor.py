@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import _construct, _printing, autograd
 from .autograd import Function, RemovableHandle
 from .backend import device, device_of, get_array_module, to_device
 from .dtypes import as_dtype, get_default_dtype
@@ -88,8 +88,10 @@ class Tensor:
     )
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> None:
-        self.array = _to_array(data, dtype, device)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As ``torch.Tensor(...)``: ``Tensor([1, 2])`` is float32, ``Tensor(2, 3)`` a (2, 3) float tensor of
+        zeros (see ``_construct``); ``minigrad.tensor(data)`` keeps the data's dtype."""
+        self.array = _construct.tensor_init_args(args, kwargs)
         self.grad: Tensor | None = None
         self._requires_grad = False
         self.grad_fn: Function | None = None
@@ -99,7 +101,7 @@ class Tensor:
         self._vc: list[int] | None = None  # version counter, shared with views; created on first need
         self._base: Tensor | None = None  # the tensor this one is a view of
         self._hist: list | None = None  # earlier producers, when in-place ops re-pointed grad_fn
-        if requires_grad:
+        if kwargs.get("requires_grad"):
             self.requires_grad = True
 
     @classmethod
@@ -378,7 +380,7 @@ class Tensor:
         return self
 
     def __repr__(self) -> str:
-        body = np.array2string(self.numpy(), separator=", ", precision=4, prefix="tensor(")
+        body = _printing.format_array(self.numpy(), "tensor(")
         extra = []
         if self.dtype not in (get_default_dtype(), np.dtype(np.int64), np.dtype(np.bool_)):
             extra.append(f"dtype={self.dtype}")

@@ -129,7 +129,6 @@ def test_set_printoptions(_printopts):
         mg.set_printoptions(profile="tiny")
 
 
-@pytest.mark.xfail(strict=False, reason="needs Tensor.__repr__ to call minigrad._printing.format_array")
 def test_set_printoptions_reaches_tensor_repr(_printopts):
     mg.set_printoptions(precision=1)
     assert repr(mg.tensor([1.25, 2.0])) == "tensor([1.2, 2. ])"

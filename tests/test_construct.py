@@ -1,5 +1,5 @@
 """``Tensor(...)`` as ``torch.Tensor(...)``: the rules live in minigrad._construct.tensor_init_args; the
-last tests call ``mg.Tensor`` itself and pass once Tensor.__init__ uses it (xfail until then)."""
+last tests call ``mg.Tensor`` itself."""
 
 from __future__ import annotations
 
@@ -103,10 +103,6 @@ def test_against_torch():
             build(*bad)
 
 
-_hooked = pytest.mark.xfail(strict=False, reason="needs Tensor.__init__ to call _construct.tensor_init_args")
-
-
-@_hooked
 def test_tensor_constructor_is_torch_tensor():
     assert mg.Tensor([1, 2]).dtype == np.float32
     assert mg.Tensor(2, 3).shape == (2, 3)

@@ -530,7 +530,7 @@ def _seed_grad(t: Tensor, gradient: Any, who: str) -> Tensor:
             )
         return _Tensor._make(t.xp.ones(t.shape, dtype=t.dtype))
     if not isinstance(gradient, _Tensor):
-        gradient = _Tensor(t.xp.asarray(gradient, dtype=t.dtype))
+        gradient = _Tensor._make(t.xp.asarray(gradient, dtype=t.dtype))
     if gradient.shape != t.shape:
         raise RuntimeError(
             f"{who}: gradient has shape {tuple(gradient.shape)} but the output has shape {tuple(t.shape)}"
