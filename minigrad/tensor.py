@@ -172,17 +172,19 @@ class Tensor:
 
     def _bump_version(self) -> None:
         """Record an in-place change (every in-place op and optimizer step calls this)."""
-        vc = self._vc
-        if vc is None:
-            self._vc = [1]
-        else:
-            vc[0] += 1
+        self._shared_version()[0] += 1
 
     def _shared_version(self) -> list[int]:
-        """The version counter itself, created if needed, to share with a view or ``detach()``."""
+        """The version counter itself, created if needed, to share with a view or ``detach()``.
+
+        A tensor gets its counter on first need; its producer node then starts watching it, so that a
+        backward reading this output can tell whether it changed (``Function.saved_output``).
+        """
         vc = self._vc
         if vc is None:
             vc = self._vc = [0]
+            if self.grad_fn is not None:
+                self.grad_fn._watch_output(self._out_idx, vc)
         return vc
 
     @property

@@ -97,39 +97,38 @@ class Function:
             self.inputs = inputs
             self.needs_input_grad = tuple(needs)
             self._out_meta = ((ys.shape, ys.dtype),)
-            self._versions = versions = []  # of the inputs, for the check before backward
+            # the inputs' versions, for the check before backward (None: all 0, the common case)
+            versions = None
             for x in inputs:
-                vc = x._vc
-                versions.append(0 if vc is None else vc[0])
+                if x._vc is not None:
+                    versions = [0 if t._vc is None else t._vc[0] for t in inputs]
+                    break
+            self._versions = versions
             if getattr(_anomaly_state, "enabled", False):
                 self._site = anomaly.creation_site()
                 anomaly.check_forward(self, (ys,))
             y = make(ys, True, self, 0)
             if (base is not None and (base is xs[0] or base is xs[0].base)) or ys is xs[0]:
                 vc = _mark_view(y, inputs[0], True)
-                self._out_vcs = ((vc, vc[0]),)
-            else:
-                vc = y._vc = [0]
-                self._out_vcs = ((vc, 0),)
+                self._out_vcs = {0: (vc, vc[0])}
             return y
         ys = tuple([y if type(y) is _ndarray else _as_array(y) for y in ys])
         outs = [make(y) for y in ys] if not record else [make(y, True, self, i) for i, y in enumerate(ys)]
         x0 = xs[0] if xs else None
-        out_vcs = []
-        for y, t in zip(ys, outs):
+        out_vcs = {}
+        for i, (y, t) in enumerate(zip(ys, outs)):
             base = y.base
             if x0 is not None and ((base is not None and (base is x0 or base is x0.base)) or y is x0):
                 vc = _mark_view(t, inputs[0], record)
-            else:
-                vc = t._vc = [0]
-            out_vcs.append((vc, vc[0]))
+                out_vcs[i] = (vc, vc[0])
         if not record:
             return tuple(outs)
         self.inputs = inputs
         self.needs_input_grad = tuple(needs)
         self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
         self._versions = [0 if x._vc is None else x._vc[0] for x in inputs]
-        self._out_vcs = tuple(out_vcs)
+        if out_vcs:
+            self._out_vcs = out_vcs
         if getattr(_anomaly_state, "enabled", False):
             self._site = anomaly.creation_site()
             anomaly.check_forward(self, ys)
@@ -157,19 +156,31 @@ class Function:
 
         Raises if that output was modified in place since forward (its version moved on).
         """
-        vc, expected = self._out_vcs[index]
-        if vc[0] != expected:
-            raise _version_error(self, "output", index, y, vc[0], expected)
+        watched = self.__dict__.get("_out_vcs")
+        if watched is not None and index in watched:
+            vc, expected = watched[index]
+            if vc[0] != expected:
+                raise _version_error(self, "output", index, y, vc[0], expected)
         return _Tensor._make(y if type(y) is _ndarray else _as_array(y), True, self, index)
 
     def check_outputs(self) -> None:
         """Raise if any output was modified in place since forward: for a backward that reads arrays
         aliasing its outputs directly (the recurrent kernels' saved hidden states) rather than through
         ``saved_output``."""
-        for i, (vc, expected) in enumerate(self._out_vcs):
+        for i, (vc, expected) in self.__dict__.get("_out_vcs", {}).items():
             if vc[0] != expected:
                 meta = self._out_meta[i]
                 raise _version_error(self, "output", i, _np.empty(meta[0], meta[1]), vc[0], expected)
+
+    def _watch_output(self, index: int, vc: list[int]) -> None:
+        """Output ``index`` just got a version counter (it was viewed, detached or changed in place):
+        remember it and its current value, for ``saved_output``/``check_outputs``. Outputs get no
+        counter at creation, so an op whose outputs are never touched pays nothing for this."""
+        watched = self.__dict__.get("_out_vcs")
+        if watched is None:
+            watched = self.__dict__["_out_vcs"] = {}
+        if index not in watched:
+            watched[index] = (vc, vc[0])
 
     @classmethod
     def name(cls) -> str:
@@ -229,6 +240,8 @@ def _version_error(
 def _check_saved_inputs(node: Function, saved: tuple | None) -> None:
     """Raise if an input whose value ``node.backward`` reads was changed in place after forward."""
     inputs, versions = node.inputs, node._versions
+    if versions is None:  # every input was at version 0 (had no counter) when recorded
+        versions = [0] * len(inputs)
     if saved is None:
         for j, x in enumerate(inputs):
             vc = x._vc
@@ -259,7 +272,7 @@ def _edge(node: Function, i: int, x: Tensor) -> tuple[Function | None, int]:
     """
     hist = x._hist
     if hist is not None:
-        v = node._versions[i]
+        v = 0 if node._versions is None else node._versions[i]
         for version, fn, idx in hist:
             if version > v:
                 return fn, idx

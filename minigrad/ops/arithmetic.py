@@ -82,7 +82,8 @@ def broadcast_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def _unbroadcast(g: Tensor, x: Tensor) -> Tensor:
-    return g if g.shape == x.shape else sum_to(g, x.shape)
+    shape = x.array.shape  # .array.shape, not .shape (a Size): this runs in every binary op's backward
+    return g if g.array.shape == shape else sum_to(g, shape)
 
 
 # --- + - * / --------------------------------------------------------------------------------
