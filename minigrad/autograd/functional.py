@@ -167,6 +167,26 @@ def _default_v(refs: tuple, fn_name: str, what: str) -> tuple:
     return (_tensor_cls()._make(r.xp.ones(r.shape, dtype=r.dtype)),)
 
 
+def _prepare_v(
+    v: Any, refs: tuple, is_refs_tuple: bool, create_graph: bool, fn_name: str, what: str, default_what: str
+) -> tuple:
+    """``v`` as a tuple (detached unless ``create_graph``) checked against ``refs`` (the ``what``); when None,
+    ones shaped like ``refs`` (allowed only for a single one-element ``default_what``)."""
+    if v is None:
+        return _default_v(refs, fn_name, default_what)
+    _, v = _as_tuple(v, "v", fn_name)
+    v = tuple(x.detach() if not create_graph else x for x in v)
+    _validate_v(v, refs, is_refs_tuple, fn_name, what)
+    return v
+
+
+def _double_vjp_trick(grads: tuple, us: tuple, v: tuple, create_graph: bool) -> tuple:
+    """``grads`` = J^T u is linear in the dummy cotangents ``us``; its vjp with ``v`` (through ``us``) is J v.
+    Entries of ``grads`` that are None (no path) are dropped together with their ``v``."""
+    pairs = [(g, w) for g, w in zip(grads, v) if g is not None]
+    return _autograd_grad([g for g, _ in pairs], us, [w for _, w in pairs], create_graph=create_graph)
+
+
 def _call(func: Callable, inputs: tuple) -> Any:
     with enable_grad():
         return func(*inputs)
@@ -185,12 +205,9 @@ def vjp(
         outputs = func(*inputs)
         is_out_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vjp")
         _check_outputs(outputs, "vjp")
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vjp")
-            v = tuple(x.detach() if not create_graph else x for x in v)
-            _validate_v(v, outputs, is_out_tuple, "vjp", "output")
-        else:
-            v = _default_v(outputs, "vjp", "output of the user-provided function")
+        v = _prepare_v(
+            v, outputs, is_out_tuple, create_graph, "vjp", "output", "output of the user-provided function"
+        )
         grads = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(grads, inputs, strict, create_graph, "back", "vjp")
     return (
@@ -211,12 +228,7 @@ def jvp(
     with enable_grad():
         is_in_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _prepare_inputs(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "jvp")
-            v = tuple(x.detach() if not create_graph else x for x in v)
-            _validate_v(v, inputs, is_in_tuple, "jvp", "input")
-        else:
-            v = _default_v(inputs, "jvp", "input")
+        v = _prepare_v(v, inputs, is_in_tuple, create_graph, "jvp", "input", "input")
         outputs = func(*inputs)
         is_out_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jvp")
         _check_outputs(outputs, "jvp")
@@ -225,10 +237,7 @@ def jvp(
                    for o in outputs)
         grad_res = _autograd_grad(outputs, inputs, us, create_graph=True)
         _fill_in_zeros(grad_res, inputs, strict, create_graph, "back", "jvp")
-        pairs = [(g, w) for g, w in zip(grad_res, v) if g is not None]
-        grad_res2 = _autograd_grad(
-            [g for g, _ in pairs], us, [w for _, w in pairs], create_graph=create_graph
-        )
+        grad_res2 = _double_vjp_trick(grad_res, us, v, create_graph)
         jvp_res = _fill_in_zeros(grad_res2, outputs, strict, create_graph, "back_trick", "jvp")
     return (
         _tuple_postprocess(_postprocess(outputs, create_graph), is_out_tuple),
@@ -384,26 +393,39 @@ def hessian(
     return _tuple_postprocess(res, (is_in_tuple, is_in_tuple))
 
 
+def _hessian_product(
+    func: Callable,
+    inputs: Any,
+    v: Any,
+    create_graph: bool,
+    strict: bool,
+    fn_name: str,
+    product: Callable[[tuple, tuple, tuple], tuple],
+) -> tuple[Any, Any]:
+    """What vhp and hvp share: ``product(jac, inputs, v)`` with jac = d func / d inputs (kept in the graph)
+    gives the gradients w.r.t. ``inputs``; returns ``(func(*inputs), those)`` shaped like ``inputs``."""
+    with enable_grad():
+        is_in_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+        inputs = _prepare_inputs(inputs, create_graph, need_graph=True)
+        v = _prepare_v(v, inputs, is_in_tuple, create_graph, fn_name, "input", "input")
+        outputs = _single_output(func, fn_name)(*inputs)
+        jac = _autograd_grad([outputs], inputs, None, create_graph=True)
+        _fill_in_zeros(jac, inputs, strict, create_graph, "double_back", fn_name)
+        grad_res = product(jac, inputs, v)
+        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick", fn_name)
+    res = _tuple_postprocess(_postprocess(res, create_graph), is_in_tuple)
+    return _postprocess(outputs, create_graph), res
+
+
 def vhp(
     func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False
 ) -> tuple[Any, Any]:
     """``(func(*inputs), v^T H)`` for a scalar ``func``; shaped like ``inputs``."""
-    with enable_grad():
-        is_in_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare_inputs(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vhp")
-            v = tuple(x.detach() if not create_graph else x for x in v)
-            _validate_v(v, inputs, is_in_tuple, "vhp", "input")
-        else:
-            v = _default_v(inputs, "vhp", "input")
-        outputs = _single_output(func, "vhp")(*inputs)
-        jac = _autograd_grad([outputs], inputs, None, create_graph=True)
-        _fill_in_zeros(jac, inputs, strict, create_graph, "double_back", "vhp")
-        grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick", "vhp")
-    res = _tuple_postprocess(_postprocess(res, create_graph), is_in_tuple)
-    return _postprocess(outputs, create_graph), res
+
+    def product(jac: tuple, inputs: tuple, v: tuple) -> tuple:
+        return _autograd_grad(jac, inputs, v, create_graph=create_graph)
+
+    return _hessian_product(func, inputs, v, create_graph, strict, "vhp", product)
 
 
 def hvp(
@@ -411,24 +433,10 @@ def hvp(
 ) -> tuple[Any, Any]:
     """``(func(*inputs), H v)`` for a scalar ``func``; shaped like ``inputs`` (double-vjp trick)."""
     T = _tensor_cls()
-    with enable_grad():
-        is_in_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare_inputs(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "hvp")
-            v = tuple(x.detach() if not create_graph else x for x in v)
-            _validate_v(v, inputs, is_in_tuple, "hvp", "input")
-        else:
-            v = _default_v(inputs, "hvp", "input")
-        outputs = _single_output(func, "hvp")(*inputs)
-        jac = _autograd_grad([outputs], inputs, None, create_graph=True)
-        _fill_in_zeros(jac, inputs, strict, create_graph, "double_back", "hvp")
+
+    def product(jac: tuple, inputs: tuple, v: tuple) -> tuple:
         us = tuple(T._make(x.xp.zeros(x.shape, dtype=x.dtype), requires_grad=True) for x in inputs)
         double_back = _autograd_grad(jac, inputs, us, create_graph=True)
-        pairs = [(g, w) for g, w in zip(double_back, v) if g is not None]
-        grad_res = _autograd_grad(
-            [g for g, _ in pairs], us, [w for _, w in pairs], create_graph=create_graph
-        )
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick", "hvp")
-    res = _tuple_postprocess(_postprocess(res, create_graph), is_in_tuple)
-    return _postprocess(outputs, create_graph), res
+        return _double_vjp_trick(double_back, us, v, create_graph)
+
+    return _hessian_product(func, inputs, v, create_graph, strict, "hvp", product)

@@ -72,6 +72,14 @@ class Distribution:
     def expand(self, batch_shape: Any, _instance: Any = None) -> Distribution:
         raise NotImplementedError(f"{type(self).__name__} does not implement expand")
 
+    def _expanded(self, new: Any, batch_shape: tuple[int, ...]) -> Any:
+        """The end of every ``expand``: gives ``new`` (its parameters already expanded) the shapes
+        ``batch_shape`` and this event_shape without validating again, and this distribution's
+        validate_args; returns ``new``."""
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def _get_checked_instance(self, cls: type, _instance: Any = None) -> Any:
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(

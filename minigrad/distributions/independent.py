@@ -38,9 +38,7 @@ class Independent(Distribution):
         shape = tuple(batch_shape)
         new.base_dist = self.base_dist.expand(shape + self.event_shape[: self.reinterpreted_batch_ndims])
         new.reinterpreted_batch_ndims = self.reinterpreted_batch_ndims
-        Distribution.__init__(new, shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]

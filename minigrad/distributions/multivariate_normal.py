@@ -98,9 +98,7 @@ class MultivariateNormal(Distribution):
         for name in ("covariance_matrix", "precision_matrix", "scale_tril"):
             if name in self.__dict__:
                 setattr(new, name, broadcast_to(self.__dict__[name], shape + (n, n)))
-        Distribution.__init__(new, shape, self._event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @lazy_property
     def scale_tril(self) -> Tensor:  # type: ignore[override]

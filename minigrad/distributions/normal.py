@@ -30,9 +30,7 @@ class Normal(Distribution):
         new = self._get_checked_instance(Normal, _instance)
         shape = tuple(batch_shape)
         new.loc, new.scale = broadcast_to(self.loc, shape), broadcast_to(self.scale, shape)
-        Distribution.__init__(new, shape, (), validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @property
     def mean(self) -> Tensor:

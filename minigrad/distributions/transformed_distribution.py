@@ -56,9 +56,7 @@ class TransformedDistribution(Distribution):
             full = t.inverse_shape(full)
         new.base_dist = self.base_dist.expand(full[: len(full) - len(self.base_dist.event_shape)])
         new.transforms = self.transforms
-        Distribution.__init__(new, shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]

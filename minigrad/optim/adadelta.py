@@ -42,11 +42,7 @@ class Adadelta(Optimizer):
             st["step"] = int(st["step"]) + 1
             s, u = st["square_avg"], st["acc_delta"]
             t, delta = self._tmp(x, 2), self._tmp(x, 3)
-            # s = rho s + (1 - rho) g^2
-            s *= rho
-            xp.multiply(g, g, out=t)
-            t *= 1.0 - rho
-            s += t
+            self._ema_square_(s, g, rho, t)  # s = rho s + (1 - rho) g^2
             # delta = sqrt(u + eps) / sqrt(s + eps) * g
             xp.add(s, eps, out=t)
             xp.sqrt(t, out=t)
@@ -54,10 +50,6 @@ class Adadelta(Optimizer):
             xp.sqrt(delta, out=delta)
             delta /= t
             delta *= g
-            # u = rho u + (1 - rho) delta^2
-            u *= rho
-            xp.multiply(delta, delta, out=t)
-            t *= 1.0 - rho
-            u += t
+            self._ema_square_(u, delta, rho, t)  # u = rho u + (1 - rho) delta^2
             delta *= lr
             x -= delta

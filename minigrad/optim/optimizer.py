@@ -169,6 +169,14 @@ class Optimizer:
             self._scratch[key] = buf
         return buf
 
+    @staticmethod
+    def _ema_square_(avg: Any, x: Any, decay: float, tmp: Any) -> None:
+        """In place: ``avg = decay * avg + (1 - decay) * x^2``; the scratch ``tmp`` is overwritten."""
+        avg *= decay
+        get_array_module(avg).multiply(x, x, out=tmp)
+        tmp *= 1.0 - decay
+        avg += tmp
+
     def _grad(self, p: Tensor, maximize: bool, weight_decay: float) -> Any:
         """``g`` (negated when maximizing) plus ``weight_decay * p``, as an array (maybe a scratch one)."""
         g = p.grad.array

@@ -44,10 +44,7 @@ class RMSprop(Optimizer):
             st["step"] = int(st["step"]) + 1
             s = st["square_avg"]
             t = self._tmp(x, 2)
-            s *= alpha
-            xp.multiply(g, g, out=t)
-            t *= 1.0 - alpha
-            s += t
+            self._ema_square_(s, g, alpha, t)  # s = alpha s + (1 - alpha) g^2
             if centered:
                 a = st.get("grad_avg")
                 if a is None:
