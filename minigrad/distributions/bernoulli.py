@@ -45,9 +45,7 @@ class Bernoulli(Distribution):
         if "logits" in self.__dict__:
             new.logits = broadcast_to(self.logits, shape)
             new._param = new.logits
-        Distribution.__init__(new, shape, (), validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @lazy_property
     def logits(self) -> Tensor:  # type: ignore[override]

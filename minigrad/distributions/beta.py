@@ -38,9 +38,7 @@ class Beta(Distribution):
         shape = tuple(batch_shape)
         new.concentration1 = broadcast_to(self.concentration1, shape)
         new.concentration0 = broadcast_to(self.concentration0, shape)
-        Distribution.__init__(new, shape, (), validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @property
     def mean(self) -> Tensor:

@@ -60,9 +60,7 @@ class Categorical(Distribution):
             new.logits = broadcast_to(self.logits, pshape)
             new._param = new.logits
         new._num_events = self._num_events
-        Distribution.__init__(new, shape, (), validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @property
     def support(self) -> constraints.Constraint:  # type: ignore[override]

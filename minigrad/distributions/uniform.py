@@ -32,9 +32,7 @@ class Uniform(Distribution):
         new = self._get_checked_instance(Uniform, _instance)
         shape = tuple(batch_shape)
         new.low, new.high = broadcast_to(self.low, shape), broadcast_to(self.high, shape)
-        Distribution.__init__(new, shape, (), validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new, shape)
 
     @property
     def support(self) -> constraints.Constraint:  # type: ignore[override]
