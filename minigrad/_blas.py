@@ -5,6 +5,13 @@ The CPU convolution runs its chunks of images on minigrad's own threads, each ca
 that work next to OpenBLAS's own thread pool:
 
 * ``single_threaded()`` sets OpenBLAS to one thread for the duration of a block (restored after).
+* ``gemm(flops)``: minigrad's GEMMs run under this policy. OpenBLAS is set to one thread at import;
+  a GEMM of at least ``LARGE_GEMM_FLOPS`` gets as many threads as there are free cores. "Free" is read
+  from the kernel (runnable tasks in ``/proc/loadavg`` minus this process's own, refreshed every
+  0.1 s): on a machine busy with other work, a multi-threaded GEMM waits for its slowest thread, whose
+  core is taken, and a training run became 2x slower (measured: ``make train-cnn`` 49 s instead of 22 s
+  with one of two cores busy; 33 s with this policy). ``MINIGRAD_BLAS_THREADS=numpy`` leaves OpenBLAS's
+  thread count alone (NumPy's own default, all cores for every GEMM).
 * ``park()`` ends OpenBLAS's idle worker threads. After every multi-threaded call they spin, waiting for
   the next one, for about 2**28 cycles (~0.1 s) before they sleep: on a small machine that spinning takes
   a core away from minigrad's threads (measured: a LeNet training step 1.5x slower). OpenBLAS starts them
@@ -20,6 +27,7 @@ import contextlib
 import ctypes
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,8 +70,67 @@ def _find() -> None:
 _find()
 available = _get is not None
 """Whether the BLAS thread count can be changed (NumPy linked to OpenBLAS, on Linux)."""
+_full = int(_get()) if available else 1  # OpenBLAS's own default: the cores (or OPENBLAS_NUM_THREADS)
+policy = available and _full > 1 and os.environ.get("MINIGRAD_BLAS_THREADS", "auto").strip() != "numpy"
+"""Whether minigrad chooses BLAS threads per GEMM (see the module docstring)."""
+LARGE_GEMM_FLOPS = 1 << 22
+"""From about 4 MFLOP (50 microseconds on one core) a second thread pays: measured 1.7-2x at 17-400 MFLOP."""
+if policy:
+    _set(1)
+_free = (-1.0, 1)  # (time of the reading, free cores)
 park_enabled = os.environ.get("MINIGRAD_PARK_BLAS", "1").strip() != "0"
 """``park()`` does something only when this is true (environment: ``MINIGRAD_PARK_BLAS=0`` turns it off)."""
+
+
+def _read_free_cores() -> int:
+    """Cores not taken by other processes: ``_full`` minus the runnable tasks that are not ours."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+        ours = 0
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+            if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"R":
+                ours += 1
+    except (OSError, ValueError, IndexError):
+        return _full
+    return max(1, min(_full, _full - (running - ours)))
+
+
+def free_cores() -> int:
+    """How many cores a GEMM may use now (read at most every 0.1 s)."""
+    global _free
+    now = time.monotonic()
+    if now - _free[0] > 0.1:
+        _free = (now, _read_free_cores())
+    return _free[1]
+
+
+@contextlib.contextmanager
+def gemm(flops: float) -> Iterator[None]:
+    """Run minigrad's GEMM(s) of ``flops`` in the block with the policy's thread count: one thread, or
+    the free cores for a large one. Nothing changes inside ``single_threaded()`` blocks or without the
+    policy."""
+    n = free_cores() if policy and flops >= LARGE_GEMM_FLOPS and _depth == 0 else 1
+    if n <= 1:
+        yield
+        return
+    _set(n)
+    try:
+        yield
+    finally:
+        if _depth == 0:
+            _set(1)
+
+
+def mm(a: Any, b: Any) -> Any:
+    """``a @ b`` under the policy: a large GEMM gets the free cores, a small one one thread."""
+    flops = 2 * a.size * (b.shape[-1] if b.ndim > 1 else 1)
+    if flops < LARGE_GEMM_FLOPS or not policy:
+        return a @ b
+    with gemm(flops):
+        return a @ b
 
 
 def get_num_threads() -> int:

@@ -48,7 +48,6 @@ HIDDEN = 256            # LSTM state size
 SEQ_LEN = 64            # characters per training window (the length of back-propagation through time)
 WINDOWS_PER_EPOCH = 64 * 50   # random training windows per epoch
 EVAL_CHARS = 100_000    # held-out characters scored after each epoch (the first ones of the split)
-BLAS_THREADS = 1      # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
 
 TRAIN_FRACTION = 0.9
@@ -262,7 +261,7 @@ TARGET = [("bpc_vs_unigram", "<=", 0.6)]
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return run(CharLSTMExperiment(), argv, blas_threads=BLAS_THREADS)
+    return run(CharLSTMExperiment(), argv)
 
 
 if __name__ == "__main__":

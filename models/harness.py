@@ -377,20 +377,13 @@ def evaluate_loader(step: StepFn, model: nn.Module, loader: Iterable, device: An
     return avg.means()
 
 
-def run(exp: Experiment, argv: Sequence[str] | None = None, blas_threads: int | None = None) -> dict:
+def run(exp: Experiment, argv: Sequence[str] | None = None) -> dict:
     """Parse ``argv``, train ``exp`` and write its outputs; returns the final metrics (a dict).
 
-    ``blas_threads`` limits the BLAS thread pool while training: models whose matrix products are small
-    (the recurrent ones) run as fast on one thread, and much faster when the machine is busy.
+    BLAS threads are minigrad's business (``minigrad._blas``: one thread for small GEMMs, the free cores
+    for large ones), so no model sets them.
     """
-    if blas_threads is None:
-        return _run(exp, argv)
-    try:
-        from threadpoolctl import threadpool_limits  # comes with scikit-learn
-    except ImportError:  # pragma: no cover
-        return _run(exp, argv)
-    with threadpool_limits(blas_threads):
-        return _run(exp, argv)
+    return _run(exp, argv)
 
 
 def _run(exp: Experiment, argv: Sequence[str] | None) -> dict:

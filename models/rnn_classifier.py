@@ -48,7 +48,6 @@ HIDDEN = 64
 CELLS = ("rnn", "lstm", "gru")
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 CELL_COLORS = (plots.BLUE, plots.ORANGE, plots.GREEN)   # rnn, lstm, gru in every picture
-BLAS_THREADS = 1      # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
 
 
@@ -165,7 +164,7 @@ TARGET = [("test_lstm_acc", ">=", 0.95), ("test_gru_acc", ">=", 0.95), ("test_rn
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return run(RNNClassifierExperiment(), argv, blas_threads=BLAS_THREADS)
+    return run(RNNClassifierExperiment(), argv)
 
 
 if __name__ == "__main__":

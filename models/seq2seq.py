@@ -49,7 +49,6 @@ HIDDEN = 128          # LSTM state size: the whole source must fit in (h, c)
 MIN_LEN, MAX_LEN = 5, 10   # source lengths of --task reverse (--task add: operands of 1-5 digits)
 N_TRAIN, N_TEST = 20_000, 1_000
 DATA_SEED = 1234      # the strings are the same for every --seed: only the model changes
-BLAS_THREADS = 1      # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
 
 # --- the vocabulary --------------------------------------------------------------------------------
@@ -259,7 +258,7 @@ TARGET = ("test_seq_acc", ">=", 0.95)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return run(Seq2SeqExperiment(), argv, blas_threads=BLAS_THREADS)
+    return run(Seq2SeqExperiment(), argv)
 
 
 if __name__ == "__main__":

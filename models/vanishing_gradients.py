@@ -61,7 +61,6 @@ LSTM_FORGET_BIASES = (0.0, 3.0)      # forget-gate bias added at init (0: PyTorc
 SEQ_LEN, DELAY = 50, 10      # the experiment: output at step t the symbol of step t - DELAY
 INIT_SIGMA = 1.5             # the experiment starts in the exploding regime
 N_TRAIN, N_TEST = 3200, 512
-BLAS_THREADS = 1             # small GEMMs: one BLAS thread is as fast, and much faster on a busy machine
 
 
 def scaled_orthogonal(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -290,7 +289,7 @@ TARGET = [("test_clipped_acc", ">=", 0.9)]
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return run(VanishingGradients(), argv, blas_threads=BLAS_THREADS)
+    return run(VanishingGradients(), argv)
 
 
 if __name__ == "__main__":

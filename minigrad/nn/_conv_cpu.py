@@ -174,8 +174,9 @@ def _run(plan: _Plan, fn: Any) -> None:
     on the thread count); otherwise the chunks run in order on this thread with BLAS as it is."""
     chunks = plan.chunks
     if len(chunks) < 2 or not _blas.available or plan.flops < _PAR_MIN_FLOPS:
-        for i, (s, e) in enumerate(chunks):
-            fn(i, s, e)
+        with _blas.gemm(plan.flops / len(chunks)):  # one GEMM per chunk, threaded by the BLAS policy
+            for i, (s, e) in enumerate(chunks):
+                fn(i, s, e)
         return
     todo = iter(range(len(chunks)))
     lock = threading.Lock()

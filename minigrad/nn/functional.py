@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .. import ops
+from .. import _blas, ops
 from ..autograd import Function
 from ..grad_mode import is_grad_enabled
 from ..inplace import apply_
@@ -188,9 +188,9 @@ class Linear(Function):
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         if x.ndim > 2:  # one 2-D GEMM (NumPy's stacked (N, L, in) @ (in, out) matmul is several times slower)
-            y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+            y = _blas.mm(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + (w.shape[0],))
         else:
-            y = x @ w.T
+            y = _blas.mm(x, w.T)
         if b is not None:
             y += b
         return y
@@ -201,8 +201,8 @@ class Linear(Function):
         if not is_grad_enabled():  # first-order backward: the same three products on arrays, no graph
             g, xa = gy.array, x.array
             g2 = g.reshape(-1, g.shape[-1])
-            grads = [(g2 @ w.array).reshape(xa.shape) if need[0] else None,
-                     g2.T @ xa.reshape(-1, xa.shape[-1]) if need[1] else None,
+            grads = [_blas.mm(g2, w.array).reshape(xa.shape) if need[0] else None,
+                     _blas.mm(g2.T, xa.reshape(-1, xa.shape[-1])) if need[1] else None,
                      g2.sum(0) if len(need) > 2 and need[2] else None]
             return tuple(None if a is None else _make(a) for a in grads[:len(need)])
         gx = ops.matmul(gy, w) if need[0] else None

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _blas
 from .. import ops as _ops
 from ..autograd import Function
 from ..backend import get_array_module
@@ -263,7 +264,7 @@ class GateProjection(Function):
     saved_inputs = ((1,), (0,), ())
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
-        y = x.reshape(-1, x.shape[-1]) @ w.T
+        y = _blas.mm(x.reshape(-1, x.shape[-1]), w.T)
         if b is not None:
             y += b
         return y.reshape(x.shape[:-1] + (w.shape[0],))
@@ -408,12 +409,13 @@ class LSTMSequence(Function):
         hs = xp.empty((T + 1, B, H), dt)
         cs[0], hs[0] = c0, h0
         wt = xp.ascontiguousarray(w.T)  # (H, 4H): a little faster per step than the transposed view
-        for s, t in enumerate(_steps(T, self.reverse)):
-            k = s if save else 0
-            a = acts[k]
-            xp.matmul(hs[s], wt, out=a)
-            c_prev, c_new = (cs[s], cs[s + 1]) if save else (cs[s % 2], cs[(s + 1) % 2])
-            _lstm_step(xp, xg[t], a, c_prev, a, c_new, tcs[k], hs[s + 1])
+        with _blas.gemm(2 * B * H * G):  # each step's GEMM: (B, H) x (H, G) or its transpose
+            for s, t in enumerate(_steps(T, self.reverse)):
+                k = s if save else 0
+                a = acts[k]
+                xp.matmul(hs[s], wt, out=a)
+                c_prev, c_new = (cs[s], cs[s + 1]) if save else (cs[s % 2], cs[(s + 1) % 2])
+                _lstm_step(xp, xg[t], a, c_prev, a, c_new, tcs[k], hs[s + 1])
         if save:
             self.acts, self.tcs, self.cs, self.hs = acts, tcs, cs, hs
         # a copy when hs is kept for backward, so that changing the output in place (relu_, dropout with
@@ -435,17 +437,18 @@ class LSTMSequence(Function):
         dc = xp.array(gcn.array, dtype=xg.dtype, copy=True)
         dc2 = xp.empty_like(dc)
         steps = list(_steps(T, self.reverse))
-        for s in range(T - 1, -1, -1):
-            t = steps[s]
-            dh += go[t]
-            _lstm_step_back(xp, dh, dc, self.acts[s], self.cs[s], self.tcs[s], dG[t], dc2)
-            dc, dc2 = dc2, dc
-            if s > 0 or need[1]:
-                xp.matmul(dG[t], w, out=dh)
+        with _blas.gemm(2 * B * H * G):  # each step's GEMM: (B, H) x (H, G) or its transpose
+            for s in range(T - 1, -1, -1):
+                t = steps[s]
+                dh += go[t]
+                _lstm_step_back(xp, dh, dc, self.acts[s], self.cs[s], self.tcs[s], dG[t], dc2)
+                dc, dc2 = dc2, dc
+                if s > 0 or need[1]:
+                    xp.matmul(dG[t], w, out=dh)
         gw = None
         if need[3]:
             hprev = _time_ordered(xp, self.hs[:T], self.reverse)
-            gw = _make(dG.reshape(T * B, G).T @ hprev.reshape(T * B, H))
+            gw = _make(_blas.mm(dG.reshape(T * B, G).T, hprev.reshape(T * B, H)))
         return (_make(dG) if need[0] else None, _make(dh) if need[1] else None,
                 _make(dc) if need[2] else None, gw)
 
@@ -498,12 +501,13 @@ class GRUSequence(Function):
         hs = xp.empty((T + 1, B, H), dt)
         hs[0] = h0
         wt = xp.ascontiguousarray(w.T)
-        for s, t in enumerate(_steps(T, self.reverse)):
-            k = s if save else 0
-            hg = hgs[k]
-            xp.matmul(hs[s], wt, out=hg)
-            hg += b
-            _gru_step(xp, xg[t], hg, hs[s], acts[k], hs[s + 1])
+        with _blas.gemm(2 * B * H * G):  # each step's GEMM: (B, H) x (H, G) or its transpose
+            for s, t in enumerate(_steps(T, self.reverse)):
+                k = s if save else 0
+                hg = hgs[k]
+                xp.matmul(hs[s], wt, out=hg)
+                hg += b
+                _gru_step(xp, xg[t], hg, hs[s], acts[k], hs[s + 1])
         if save:
             self.hgs, self.acts, self.hs = hgs, acts, hs
         # a copy when hs is kept for backward, so that changing the output in place (relu_, dropout with
@@ -525,17 +529,18 @@ class GRUSequence(Function):
         dh = xp.array(ghn.array, dtype=xg.dtype, copy=True)
         dh2 = xp.empty_like(dh)
         steps = list(_steps(T, self.reverse))
-        for s in range(T - 1, -1, -1):
-            t = steps[s]
-            dh += go[t]
-            _gru_step_back(xp, dh, self.acts[s], self.hgs[s], self.hs[s], dX[t], dHG[t], dh2)
-            if s > 0 or need[1]:
-                xp.matmul(dHG[t], w, out=dh)
-                dh += dh2
+        with _blas.gemm(2 * B * H * G):  # each step's GEMM: (B, H) x (H, G) or its transpose
+            for s in range(T - 1, -1, -1):
+                t = steps[s]
+                dh += go[t]
+                _gru_step_back(xp, dh, self.acts[s], self.hgs[s], self.hs[s], dX[t], dHG[t], dh2)
+                if s > 0 or need[1]:
+                    xp.matmul(dHG[t], w, out=dh)
+                    dh += dh2
         gw = gb = None
         if need[2]:
             hprev = _time_ordered(xp, self.hs[:T], self.reverse)
-            gw = _make(dHG.reshape(T * B, G).T @ hprev.reshape(T * B, H))
+            gw = _make(_blas.mm(dHG.reshape(T * B, G).T, hprev.reshape(T * B, H)))
         if need[3]:
             gb = _make(dHG.reshape(T * B, G).sum(0))
         return (_make(dX) if need[0] else None, _make(dh) if need[1] else None, gw, gb)
@@ -588,11 +593,12 @@ class RNNSequence(Function):
         hs = xp.empty((T + 1, B, H), xg.dtype)
         hs[0] = h0
         wt = xp.ascontiguousarray(w.T)
-        for s, t in enumerate(_steps(T, self.reverse)):
-            h = hs[s + 1]
-            xp.matmul(hs[s], wt, out=h)
-            h += xg[t]
-            _rnn_act_(xp, h, self.relu)
+        with _blas.gemm(2 * B * H * H):  # each step's GEMM: (B, H) x (H, H) or its transpose
+            for s, t in enumerate(_steps(T, self.reverse)):
+                h = hs[s + 1]
+                xp.matmul(hs[s], wt, out=h)
+                h += xg[t]
+                _rnn_act_(xp, h, self.relu)
         if self.save:
             self.hs = hs
         # a copy when hs is kept for backward, so that changing the output in place (relu_, dropout with
@@ -611,16 +617,17 @@ class RNNSequence(Function):
         dP = xp.empty((T, B, H), xg.dtype)
         dh = xp.array(ghn.array, dtype=xg.dtype, copy=True)
         steps = list(_steps(T, self.reverse))
-        for s in range(T - 1, -1, -1):
-            t = steps[s]
-            dh += go[t]
-            _rnn_act_grad(xp, dh, self.hs[s + 1], self.relu, dP[t])
-            if s > 0 or need[1]:
-                xp.matmul(dP[t], w, out=dh)
+        with _blas.gemm(2 * B * H * H):  # each step's GEMM: (B, H) x (H, H) or its transpose
+            for s in range(T - 1, -1, -1):
+                t = steps[s]
+                dh += go[t]
+                _rnn_act_grad(xp, dh, self.hs[s + 1], self.relu, dP[t])
+                if s > 0 or need[1]:
+                    xp.matmul(dP[t], w, out=dh)
         gw = None
         if need[2]:
             hprev = _time_ordered(xp, self.hs[:T], self.reverse)
-            gw = _make(dP.reshape(T * B, H).T @ hprev.reshape(T * B, H))
+            gw = _make(_blas.mm(dP.reshape(T * B, H).T, hprev.reshape(T * B, H)))
         return (_make(dP) if need[0] else None, _make(dh) if need[1] else None, gw)
 
     def _recorded_backward(self, gout: Tensor, ghn: Tensor) -> tuple:
