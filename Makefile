@@ -46,7 +46,7 @@ lint: $(STAMP)
 oracle: $(STAMP)
 	$(PY) -m pip install -q "torch==2.13.0"
 
-# make bench [DEVICE=cuda] [BENCH_ARGS="--only conv --repeats 15"]: installs torch (the bench extra) if missing
+# make bench [DEVICE=cuda] [BENCH_ARGS="--only conv --repeats 15" or "--loaded"]: installs torch (the bench extra) if missing
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q -e ".[bench]"

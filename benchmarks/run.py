@@ -467,6 +467,28 @@ def driver_main(args: argparse.Namespace) -> int:
             print(f"unknown framework {f!r}; expected a subset of {FRAMEWORKS}", file=sys.stderr)
             return 2
     torch_ok = _torch_installed()
+    load = _start_load(args.loaded)
+    try:
+        return _drive(args, chosen, frameworks, torch_ok, load)
+    finally:
+        for proc in load:
+            proc.kill()
+            proc.wait()
+
+
+def _start_load(on: bool) -> list[subprocess.Popen]:
+    """``--loaded``: one busy-looping process per usable core but one, like a laptop doing other work."""
+    if not on:
+        return []
+    n = max(1, len(os.sched_getaffinity(0)) - 1) if hasattr(os, "sched_getaffinity") else 1
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    print(f"--loaded: {n} busy-looping process(es) beside the benchmark", file=sys.stderr, flush=True)
+    time.sleep(1.0)  # let the scheduler see them
+    return procs
+
+
+def _drive(args: argparse.Namespace, chosen: list, frameworks: list[str], torch_ok: bool,
+           load: list[subprocess.Popen]) -> int:
     start = time.time()
     machine = _machine_info()
     results: dict[str, dict[str, dict]] = {c.id: {} for c in chosen}
@@ -505,15 +527,20 @@ def driver_main(args: argparse.Namespace) -> int:
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "argv": sys.argv[1:], "duration_s": time.time() - start, "machine": machine, "workers": workers,
         "settings": {"repeats": args.repeats, "warmup": args.warmup, "threads": args.threads,
-                     "frameworks": frameworks,
+                     "frameworks": frameworks, "background_load_processes": len(load),
                      "only": args.only, "check_rtol": CHECK_RTOL},
         "cases": rows,
     }
     md = to_markdown(report)
+    if load:
+        title, _, rest = md.partition("\n")
+        md = (f"{title} (loaded machine)\n\n**Loaded:** {len(load)} busy-looping process(es) ran beside "
+              "every worker (one per usable core but one), as on a laptop doing other work.\n" + rest)
     out_dir = Path(args.out_dir) if args.out_dir else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = (f"{args.device}{'-quick' if args.quick else ''}"
-            f"{f'-t{args.threads}' if args.threads else ''}-latest")  # cpu-latest, cpu-quick-t1-latest, ...
+            f"{f'-t{args.threads}' if args.threads else ''}{'-loaded' if load else ''}-latest")
+    # cpu-latest, cpu-quick-t1-latest, cpu-loaded-latest ...
     _write(out_dir / f"{stem}.json", json.dumps(report, indent=1, default=str) + "\n")
     _write(out_dir / f"{stem}.md", md)
     print(md)
@@ -536,6 +563,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None,
                    help="set OMP/OPENBLAS/MKL_NUM_THREADS in both workers (default: the libraries' defaults)")
     p.add_argument("--worker-timeout", type=float, default=1800.0, help="kill a worker after this many s")
+    p.add_argument("--loaded", action="store_true",
+                   help="run beside one busy-looping process per core but one (<device>-loaded-latest)")
     p.add_argument("--worker", choices=FRAMEWORKS, default=None, help=argparse.SUPPRESS)
     p.add_argument("--cases", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

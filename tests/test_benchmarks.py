@@ -60,3 +60,18 @@ def test_select_and_targets() -> None:
     assert Target("ratio_lt", 1.0).evaluate(1.0) is False
     assert Target("speedup_ge", 3.0).evaluate(2.9) is False
     assert Target("ratio_le", 1.5).evaluate(None) is None
+
+
+def test_bench_loaded_starts_and_stops_its_load(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--frameworks", "minigrad", "--only",
+         "matmul_1024", "--repeats", "2", "--warmup", "0", "--loaded", "--out-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    md = (tmp_path / "cpu-quick-loaded-latest.md").read_text(encoding="utf-8")
+    assert "(loaded machine)" in md and "busy-looping process" in md
+    report = json.loads((tmp_path / "cpu-quick-loaded-latest.json").read_text(encoding="utf-8"))
+    assert report["settings"]["background_load_processes"] >= 1
+    leftover = subprocess.run(["pgrep", "-f", "while True: pass"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "the busy-looping processes outlived the benchmark"
