@@ -73,8 +73,10 @@ available = _get is not None
 _full = int(_get()) if available else 1  # OpenBLAS's own default: the cores (or OPENBLAS_NUM_THREADS)
 policy = available and _full > 1 and os.environ.get("MINIGRAD_BLAS_THREADS", "auto").strip() != "numpy"
 """Whether minigrad chooses BLAS threads per GEMM (see the module docstring)."""
-LARGE_GEMM_FLOPS = 1 << 22
-"""From about 4 MFLOP (50 microseconds on one core) a second thread pays: measured 1.7-2x at 17-400 MFLOP."""
+LARGE_GEMM_FLOPS = 1 << 24
+"""16.8 MFLOP (about 170 microseconds on one core): a second thread gives 1.7-2x from here up (measured at
+17-400 MFLOP); below, the gain is smaller and OpenBLAS's idle workers spin afterwards (at 4 MFLOP the
+digit-reading RNN model was 10% slower)."""
 if policy:
     _set(1)
 _free = (-1.0, 1)  # (time of the reading, free cores)
