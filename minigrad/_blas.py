@@ -1,4 +1,4 @@
-"""NumPy's BLAS (OpenBLAS) threads: read and set their number, and park the idle ones.
+"""NumPy's BLAS (OpenBLAS) threads: the policy for minigrad's GEMMs, one-thread blocks, parking the idle ones.
 
 The CPU convolution runs its chunks of images on minigrad's own threads, each calling a one-thread GEMM
 (each thread's columns stay in its core's cache, and no copy touches the whole batch). Two things make
@@ -10,7 +10,7 @@ that work next to OpenBLAS's own thread pool:
   from the kernel (runnable tasks in ``/proc/loadavg`` minus this process's own, refreshed every
   0.1 s): on a machine busy with other work, a multi-threaded GEMM waits for its slowest thread, whose
   core is taken, and a training run became 2x slower (measured: ``make train-cnn`` 49 s instead of 22 s
-  with one of two cores busy; 33 s with this policy). ``MINIGRAD_BLAS_THREADS=numpy`` leaves OpenBLAS's
+  with one of two cores busy; 28-30 s with this policy). ``MINIGRAD_BLAS_THREADS=numpy`` leaves OpenBLAS's
   thread count alone (NumPy's own default, all cores for every GEMM).
 * ``park()`` ends OpenBLAS's idle worker threads. After every multi-threaded call they spin, waiting for
   the next one, for about 2**28 cycles (~0.1 s) before they sleep: on a small machine that spinning takes
