@@ -500,9 +500,6 @@ class Tensor:
                 "with autograd on; do it under `with minigrad.no_grad():`"
             )
 
-    def _value(self, o: Any) -> Any:
-        return o.array if isinstance(o, Tensor) else o
-
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from .random import _uniform
 

@@ -383,10 +383,6 @@ def run(exp: Experiment, argv: Sequence[str] | None = None) -> dict:
     BLAS threads are minigrad's business (``minigrad._blas``: one thread for small GEMMs, the free cores
     for large ones), so no model sets them.
     """
-    return _run(exp, argv)
-
-
-def _run(exp: Experiment, argv: Sequence[str] | None) -> dict:
     args = parse_args(exp, argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

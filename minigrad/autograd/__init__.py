@@ -160,7 +160,7 @@ class Function:
         if watched is not None and index in watched:
             vc, expected = watched[index]
             if vc[0] != expected:
-                raise _version_error(self, "output", index, y, vc[0], expected)
+                raise _version_error(self, "output", index, self._out_meta[index], vc[0], expected)
         return _Tensor._make(y if type(y) is _ndarray else _as_array(y), True, self, index)
 
     def check_outputs(self) -> None:
@@ -169,8 +169,7 @@ class Function:
         ``saved_output``."""
         for i, (vc, expected) in self.__dict__.get("_out_vcs", {}).items():
             if vc[0] != expected:
-                meta = self._out_meta[i]
-                raise _version_error(self, "output", i, _np.empty(meta[0], meta[1]), vc[0], expected)
+                raise _version_error(self, "output", i, self._out_meta[i], vc[0], expected)
 
     def _watch_output(self, index: int, vc: list[int]) -> None:
         """Output ``index`` just got a version counter (it was viewed, detached or changed in place):
@@ -225,12 +224,13 @@ def _mark_view(view: Tensor, base: Tensor, record: bool) -> list[int]:
 
 
 def _version_error(
-    node: Function, kind: str, index: int, array: Any, now: int, expected: int
+    node: Function, kind: str, index: int, meta: tuple, now: int, expected: int
 ) -> RuntimeError:
+    """PyTorch's error; ``meta`` is the (shape, dtype) of the changed tensor."""
+    shape, dtype = meta
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"{node.name()}'s {kind} {index} (a {array.dtype} tensor of shape {tuple(array.shape)}) "
-        f"is at version "
+        f"{node.name()}'s {kind} {index} (a {dtype} tensor of shape {tuple(shape)}) is at version "
         f"{now}; expected version {expected} instead. Hint: the in-place change happened between this op's "
         "forward and backward (an optimizer step, a `+=`, `x[...] = `, an `_`-suffixed method); make it "
         "out of place, or do it after backward()."
@@ -246,14 +246,15 @@ def _check_saved_inputs(node: Function, saved: tuple | None) -> None:
         for j, x in enumerate(inputs):
             vc = x._vc
             if vc is not None and vc[0] != versions[j]:
-                raise _version_error(node, "input", j, x.array, vc[0], versions[j])
+                raise _version_error(node, "input", j, (x.array.shape, x.array.dtype), vc[0], versions[j])
         return
     for reads, need in zip(saved, node.needs_input_grad):
         if need:
             for j in reads:
                 vc = inputs[j]._vc
                 if vc is not None and vc[0] != versions[j]:
-                    raise _version_error(node, "input", j, inputs[j].array, vc[0], versions[j])
+                    a = inputs[j].array
+                    raise _version_error(node, "input", j, (a.shape, a.dtype), vc[0], versions[j])
 
 
 def _position(node: Function, x: Tensor) -> int:
