@@ -1,0 +1,1 @@
+"""Tabular reinforcement learning: finite MDPs as arrays, dynamic programming, Monte Carlo and TD methods."""
