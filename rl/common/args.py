@@ -1,0 +1,69 @@
+"""The command line of an algorithm file, from its hyper-parameter dataclass (CleanRL style).
+
+    @dataclass
+    class Args:
+        env_id: str = "CartPole-v1"
+        \"\"\"the gymnasium environment\"\"\"
+        learning_rate: float = 2.5e-4
+        ...
+
+    args = parse_args(Args, argv)    # --env-id, --learning-rate, ... with the defaults shown by --help
+
+Every field becomes a flag (underscores read as dashes); booleans become ``--flag/--no-flag``.
+Help texts come from the ``help`` entry of a field's metadata. ``run_dir(args, algo)`` names the
+run's folder: ``runs/<algo>_<env>_s<seed>`` unless ``--run-name`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def parse_args(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None) -> T:
+    """Parse ``argv`` into an instance of the dataclass ``cls``."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help_ = f.metadata.get("help", " ")
+        kind = hints[f.name]
+        kind = kind if isinstance(kind, type) else _type_from_annotation(kind, default)
+        if kind is bool:
+            parser.add_argument(flag, default=default, help=help_, action=argparse.BooleanOptionalAction)
+        elif kind in (list, tuple):
+            inner = type(default[0]) if default else str
+            parser.add_argument(flag, default=default, help=help_, type=inner, nargs="*")
+        else:
+            parser.add_argument(flag, default=default, help=help_, type=_optional(kind))
+    return cls(**vars(parser.parse_args(argv)))
+
+
+def _type_from_annotation(annotation: Any, default: Any) -> type:
+    """``from __future__ import annotations`` leaves types as strings: read the common ones."""
+    text = str(annotation).replace(" ", "")
+    for name, kind in (("bool", bool), ("int", int), ("float", float), ("str", str), ("list", list),
+                       ("tuple", tuple)):
+        if text.startswith(name):
+            return kind
+    return type(default) if default is not None else str
+
+
+def _optional(kind: type):
+    def convert(text: str):
+        return None if text.lower() == "none" else kind(text)
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def run_dir(args: Any, algo: str) -> Path:
+    """runs/<run_name>, with run_name defaulting to <algo>_<env_id>_s<seed>."""
+    name = getattr(args, "run_name", "") or f"{algo}_{args.env_id.replace('/', '-')}_s{args.seed}"
+    return Path(getattr(args, "out_dir", "runs")) / name
