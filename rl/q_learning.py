@@ -43,7 +43,7 @@ class Args:
     gamma: float = 0.99
     start_e: float = 1.0
     end_e: float = 0.05
-    exploration_fraction: float = field(default=0.5, metadata={"help": "fraction of the run to decay epsilon"})
+    exploration_fraction: float = field(default=0.5, metadata={"help": "part of the run to decay epsilon"})
     eval_every: int = 20_000
     eval_episodes: int = 100
     checkpoint_every: int = 50_000
@@ -151,7 +151,8 @@ def plot_q_table(env_id: str, q: np.ndarray, path) -> object | None:
     term = mdp.terminal_states.reshape(shape)
     fig, ax = plt.subplots(figsize=(1.0 * shape[1] + 1.5, 1.0 * shape[0] + 0.8))
     im = plots.plot_value_grid(ax, q.max(1).reshape(shape), q.reshape(*shape, -1), mask=term,
-                               arrows=getattr(plots, arrows[key]), title=f"{env_id}: max_a Q and greedy policy")
+                               arrows=getattr(plots, arrows[key]),
+                               title=f"{env_id}: max_a Q and greedy policy")
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

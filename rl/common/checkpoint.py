@@ -24,8 +24,8 @@ import minigrad as mg
 from .seeding import rng_state, set_rng_state
 
 
-def save_checkpoint(path: str | Path, step: int, parts: dict[str, Any], rng: np.random.Generator | None = None,
-                    extra: dict | None = None) -> Path:
+def save_checkpoint(path: str | Path, step: int, parts: dict[str, Any],
+                    rng: np.random.Generator | None = None, extra: dict | None = None) -> Path:
     """Write the parts' states, the env step and the random states to ``path``."""
     state = {"step": int(step), "extra": extra or {},
              "parts": {k: (np.array(v) if isinstance(v, np.ndarray) else v.state_dict())
