@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 DEVICE ?= cpu
 MODELS := $(filter-out __init__ harness plots run_all,$(basename $(notdir $(wildcard models/*.py))))
+RL_ALGOS := $(filter-out __init__ benchmark,$(basename $(notdir $(wildcard rl/*.py))))
 LINT_DIRS := $(wildcard minigrad models rl benchmarks tests)
 PYTEST_ARGS ?=
 
-.PHONY: help venv test test-fast lint bench oracle demo clean train-all-quick check-targets
+.PHONY: help venv test test-fast lint bench oracle demo clean train-all-quick check-targets train-tabular
 
 help:
 	@echo "make test             create .venv, install, run the whole test suite (PYTEST_ARGS=-ra lists skip reasons)"
@@ -16,6 +17,9 @@ help:
 	@echo "make demo             = make train-mlp: a small MLP on scikit-learn's digits (embedded, offline)"
 	@echo "make train-<name>     train one model of models/ with its defaults (ARGS=\"--epochs 5\", DEVICE=cuda);"
 	@echo "                      names: $(MODELS)"
+	@echo "make train-<algo>     train one RL algorithm of rl/ on its default env (ARGS=\"--env-id Taxi-v4 --seed 2\");"
+	@echo "                      algos: $(RL_ALGOS)"
+	@echo "make train-tabular    the tabular RL experiments (DP, MC vs TD, SARSA vs Q-learning) beside the book's numbers"
 	@echo "make train-all-quick  every model for a few seconds (a smoke test; part of make test)"
 	@echo "make check-targets    train the default configurations and check each model's target (minutes)"
 	@echo "make lint             ruff on the project's Python"
@@ -57,6 +61,13 @@ demo: train-mlp
 # make train-<name> [ARGS="--epochs 5"] [DEVICE=cuda]: python -m models.<name> with its defaults
 train-%: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m models.$* --device $(DEVICE) $(ARGS)
+
+# make train-<algo> for the RL files (rl/<algo>.py; bandits included): python -m rl.<algo> with its defaults
+$(addprefix train-,$(RL_ALGOS)): train-%: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m rl.$* $(ARGS)
+
+train-tabular: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m rl.tabular $(ARGS)
 
 # every model for a tiny budget (a smoke test; also part of make test)
 train-all-quick: $(STAMP)
