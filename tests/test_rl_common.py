@@ -285,3 +285,36 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert final2["env_steps"] == 2000
     assert [r for r in rows2 if r["step"] <= 4000] == rows
     assert max(r["step"] for r in rows2) == 6000
+
+
+def test_benchmark_runs_seeds_and_summarises(tmp_path):
+    from rl import benchmark
+
+    runs = ["--", "--total-timesteps", "3000", "--eval-every", "1000", "--eval-episodes", "10", "--no-gif",
+            "--no-tensorboard"]
+    result = benchmark.main(["q_learning", "--env-id", "FrozenLake-v1", "--seeds", "2",
+                             "--out", str(tmp_path), *runs])
+    folder = tmp_path / "q_learning_FrozenLake-v1"
+    per_seed = [result["per_seed"][s]["eval_return_mean"] for s in ("1", "2")]
+    assert result["eval_return_mean"] == pytest.approx(np.mean(per_seed))
+    assert result["eval_return_std_across_seeds"] == pytest.approx(np.std(per_seed))
+    assert result["env_steps"] == 3000
+    table = (folder / "benchmark.md").read_text()
+    assert "| 1 |" in table and "| 2 |" in table and "mean ± std across seeds" in table
+    assert (folder / "curves.png").stat().st_size > 1000
+    steps, values, kind = benchmark.seed_curve(folder / "s1")
+    assert list(steps) == [1000, 2000, 3000] and kind == "evaluation return"
+    # a finished seed is read back, not rerun
+    mtime = (folder / "s1" / "summary.json").stat().st_mtime
+    benchmark.main(["q_learning", "--env-id", "FrozenLake-v1", "--seeds", "2", "--out", str(tmp_path)])
+    assert (folder / "s1" / "summary.json").stat().st_mtime == mtime
+
+
+def test_frame_stacking_and_episode_statistics():
+    envs = make_vec_env("CartPole-v1", n_envs=3, seed=4, frame_stack=4)
+    obs, _ = envs.reset(seed=4)
+    assert obs.shape == (3, 4, 4)
+    np.testing.assert_array_equal(obs[:, 0], obs[:, 3])     # gymnasium pads with the first observation
+    obs2, *_ = envs.step(np.ones(3, np.int64))
+    np.testing.assert_array_equal(obs2[:, 2], obs[:, 3])          # the window slides by one frame
+    envs.close()
