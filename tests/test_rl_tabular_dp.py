@@ -19,6 +19,8 @@ from rl.tabular.gridworld import EAST, NORTH, SOUTH, WEST, gridworld_3_5, gridwo
 from rl.tabular.mdp import TabularMDP, expected_return
 from rl.tabular.prediction import (
     Episodes,
+    average_returns,
+    batch_limits,
     batch_mc,
     batch_td,
     certainty_equivalence,
@@ -126,6 +128,20 @@ def test_batch_mc_vs_batch_td_example_6_4():
     np.testing.assert_allclose(certainty_equivalence(ep, 3), [0.75, 0.75, 0.0], atol=1e-12)
 
 
+def test_batch_updating_reaches_its_closed_forms_on_random_walk_data():
+    ep = sample_episodes(random_walk(5), np.random.default_rng(2), 4 * 20).reshape(4, 20)
+    V_td, V_mc = batch_limits(ep, 7, V0=0.5)                    # (4, 21, 7): every prefix of every run
+    for run, k in [(0, 1), (1, 5), (3, 20)]:
+        data = Episodes(ep.states[run, :k], ep.rewards[run, :k], ep.lengths[run, :k])
+        ce, avg = certainty_equivalence(data, 7, V0=0.5), average_returns(data, 7, V0=0.5)
+        np.testing.assert_allclose(V_td[run, k], ce, atol=1e-12)
+        np.testing.assert_allclose(V_mc[run, k], avg, atol=1e-12)
+        np.testing.assert_allclose(batch_td(data, 7, V0=0.5, alpha=0.005), ce, atol=1e-8)
+        np.testing.assert_allclose(batch_mc(data, 7, V0=0.5, alpha=0.005), avg, atol=1e-8)
+    np.testing.assert_array_equal(V_td[:, 0], 0.5)
+    assert not np.allclose(V_td[:, 1:, 1:6], V_mc[:, 1:, 1:6])
+
+
 def test_random_walk_episodes():
     mdp = random_walk(5)
     np.testing.assert_allclose(random_walk_values(5)[1:6], np.arange(1, 6) / 6)
@@ -154,7 +170,7 @@ def test_mc_first_visit_and_every_visit_by_hand():
 
 def test_nstep_td_limits_are_td0_and_mc():
     ep = sample_episodes(random_walk(5), np.random.default_rng(1), 8 * 30).reshape(8, 30)
-    V0 = np.array([0, 0.5, 0.5, 0.5, 0.5, 0.5, 0])
+    V0 = np.array([0.3, 0.5, 0.5, 0.5, 0.5, 0.5, -0.2])      # junk in the terminals: must never be used
     Va, Vb, Vc, Vd = (np.tile(V0, (8, 1)) for _ in range(4))
     for k in range(30):
         e = ep.take(k)
@@ -183,8 +199,9 @@ def test_td_beats_mc_on_the_random_walk():
     assert rms_td.min() < 0.06 and rms_mc.min() < 0.12             # both learn (from 0.236)
 
 
-@pytest.mark.parametrize("module, pngs", [(dp, ["gridworld_3_5", "gridworld_4_1", "frozenlake_dp"]),
-                                          (prediction, ["random_walk_td_mc", "nstep_td_19"])])
+@pytest.mark.parametrize("module, pngs", [
+    (dp, ["gridworld_3_5", "gridworld_4_1", "frozenlake_dp"]),
+    (prediction, ["random_walk_td_mc", "random_walk_batch", "nstep_td_19"])])
 def test_run_quick_writes_figures_and_meets_expected(module, pngs, tmp_path):
     if module is dp:
         pytest.importorskip("gymnasium")

@@ -13,8 +13,9 @@ V of shape (..., B, S) and a batch of B episodes, episode b updating row b; the 
 hold, e.g., several step sizes alpha (shape (..., 1)) learning from the same episodes, so different
 methods and step sizes are compared on common random numbers.
 
-``run`` draws Example 6.2 (TD vs MC on the 5-state walk), Figure 7.2 (n-step TD on the 19-state walk)
-and Example 6.4 (batch MC vs batch TD, "You are the Predictor").
+``run`` draws Example 6.2 (TD vs MC on the 5-state walk), Figure 6.2 (the same under batch training),
+Figure 7.2 (n-step TD on the 19-state walk) and Example 6.4 (batch MC vs batch TD, "You are the
+Predictor").
 """
 
 from __future__ import annotations
@@ -165,55 +166,69 @@ def nstep_td(V: np.ndarray, ep: Episodes, n: int, alpha: float | np.ndarray, gam
 # --------------------------------------------------------------------------------------------------
 # batch updating (Section 6.3): one fixed data set, swept until the values stop moving
 
-def _batch(ep: Episodes, n_states: int, targets, alpha: float, tol: float, max_sweeps: int) -> np.ndarray:
+def _steps(ep: Episodes, gamma: float) -> tuple[np.ndarray, ...]:
+    """All the time steps of the data, flattened: S_t, R_{t+1}, S_{t+1}, bootstrap (t + 1 < T), G_t."""
+    G = np.zeros_like(ep.rewards)
+    running = np.zeros(len(ep.lengths))
+    for t in reversed(range(ep.rewards.shape[1])):     # the return of every step (padded rewards are 0)
+        running = ep.rewards[:, t] + gamma * running
+        G[:, t] = running
+    t = np.arange(ep.rewards.shape[1])
+    live = t < ep.lengths[:, None]
+    bootstrap = t + 1 < ep.lengths[:, None]
+    return ep.states[:, :-1][live], ep.rewards[live], ep.states[:, 1:][live], bootstrap[live], G[live]
+
+
+def _batch(s: np.ndarray, targets, n_states: int, V0: float, alpha: float, tol: float,
+           max_sweeps: int) -> np.ndarray:
     """Sweep the whole data set; sum the increments alpha (target_t - V(S_t)) per state; apply; repeat."""
-    live = np.arange(ep.rewards.shape[1]) < ep.lengths[:, None]
-    s = ep.states[:, :-1][live]
-    V = np.zeros(n_states)
+    V = np.full(n_states, float(V0))
     for _ in range(max_sweeps):
-        inc = alpha * np.bincount(s, weights=(targets(V) - V[ep.states[:, :-1]])[live], minlength=n_states)
+        inc = alpha * np.bincount(s, weights=targets(V) - V[s], minlength=n_states)
         V += inc
         if np.abs(inc).max() < tol:
             return V
     raise RuntimeError("batch updating did not converge: lower alpha")
 
 
-def batch_td(ep: Episodes, n_states: int, gamma: float = 1.0, alpha: float = 0.01, tol: float = 1e-13,
-             max_sweeps: int = 1_000_000) -> np.ndarray:
-    """Batch TD(0): TD errors R_{t+1} + gamma V(S_{t+1}) - V(S_t) of all the data, summed, then applied."""
-    T = np.arange(ep.rewards.shape[1])
-    bootstrap = T + 1 < ep.lengths[:, None]
-    return _batch(ep, n_states, lambda V: ep.rewards + gamma * bootstrap * V[ep.states[:, 1:]],
-                  alpha, tol, max_sweeps)
+def batch_td(ep: Episodes, n_states: int, gamma: float = 1.0, V0: float = 0.0, alpha: float = 0.01,
+             tol: float = 1e-13, max_sweeps: int = 1_000_000) -> np.ndarray:
+    """Batch TD(0): the TD errors R_{t+1} + gamma V(S_{t+1}) - V(S_t) of all the data, summed, then applied.
 
-
-def batch_mc(ep: Episodes, n_states: int, gamma: float = 1.0, alpha: float = 0.01, tol: float = 1e-13,
-             max_sweeps: int = 1_000_000) -> np.ndarray:
-    """Batch every-visit MC: the returns G_t of all the data as targets (converges to their averages)."""
-    G = np.zeros_like(ep.rewards)
-    running = np.zeros(len(ep.lengths))
-    for t in reversed(range(ep.rewards.shape[1])):
-        running = ep.rewards[:, t] + gamma * running       # padded rewards are 0: the sum starts at T
-        G[:, t] = running
-    return _batch(ep, n_states, lambda V: G, alpha, tol, max_sweeps)
-
-
-def certainty_equivalence(ep: Episodes, n_states: int, gamma: float = 1.0) -> np.ndarray:
-    """Values of the maximum-likelihood model of the data (the fixed point of batch TD(0)).
-
-    P_hat(s'|s) and r_hat(s) are the observed frequencies and mean rewards; solve V = r_hat + gamma P_hat V
-    over the visited non-terminal states (terminal successors count as value 0).
+    States never visited keep V0; so does a terminal state (it is only bootstrapped from when nonterminal).
     """
-    live = np.arange(ep.rewards.shape[1]) < ep.lengths[:, None]
-    s, s2 = ep.states[:, :-1][live], ep.states[:, 1:][live]
-    nonterminal_next = (np.arange(ep.rewards.shape[1]) + 1 < ep.lengths[:, None])[live]
-    N = np.bincount(s, minlength=n_states).astype(float)
+    s, r, s2, bootstrap, _ = _steps(ep, gamma)
+    return _batch(s, lambda V: r + gamma * bootstrap * V[s2], n_states, V0, alpha, tol, max_sweeps)
+
+
+def batch_mc(ep: Episodes, n_states: int, gamma: float = 1.0, V0: float = 0.0, alpha: float = 0.01,
+             tol: float = 1e-13, max_sweeps: int = 1_000_000) -> np.ndarray:
+    """Batch every-visit MC: the returns G_t of all the data as targets (converges to their averages)."""
+    s, _, _, _, G = _steps(ep, gamma)
+    return _batch(s, lambda V: G, n_states, V0, alpha, tol, max_sweeps)
+
+
+def average_returns(ep: Episodes, n_states: int, gamma: float = 1.0, V0: float = 0.0) -> np.ndarray:
+    """The fixed point of batch every-visit MC: each visited state's mean return (V0 elsewhere)."""
+    s, _, _, _, G = _steps(ep, gamma)
+    N = np.bincount(s, minlength=n_states)
+    return np.where(N > 0, np.bincount(s, weights=G, minlength=n_states) / np.maximum(N, 1), V0)
+
+
+def certainty_equivalence(ep: Episodes, n_states: int, gamma: float = 1.0, V0: float = 0.0) -> np.ndarray:
+    """Values of the maximum-likelihood model of the data: the fixed point of batch TD(0).
+
+    P_hat(s'|s) and r_hat(s) are the observed frequencies and mean rewards; V = r_hat + gamma P_hat V is
+    solved over the visited states (a terminal successor counts 0; unvisited states keep V0).
+    """
+    s, r, s2, bootstrap, _ = _steps(ep, gamma)
+    N = np.bincount(s, minlength=n_states)
     visited = N > 0
-    r_hat = np.bincount(s, weights=ep.rewards[live], minlength=n_states)[visited] / N[visited]
     P_hat = np.zeros((n_states, n_states))
-    np.add.at(P_hat, (s[nonterminal_next], s2[nonterminal_next]), 1.0)
+    np.add.at(P_hat, (s[bootstrap], s2[bootstrap]), 1.0)
     P_hat = P_hat[np.ix_(visited, visited)] / N[visited, None]
-    V = np.zeros(n_states)
+    r_hat = np.bincount(s, weights=r, minlength=n_states)[visited] / N[visited]
+    V = np.full(n_states, float(V0))
     V[visited] = np.linalg.solve(np.eye(visited.sum()) - gamma * P_hat, r_hat)
     return V
 
@@ -257,7 +272,7 @@ def _learning_curves(update, alphas: np.ndarray, ep: Episodes, V0: np.ndarray, t
     return rms, history
 
 
-def _example_6_2(out: Path, rng: np.random.Generator, runs: int, K: int, m: dict[str, float]) -> None:
+def _example_6_2(out: Path, rng: np.random.Generator, runs: int, K: int, m: dict[str, float]) -> Episodes:
     mdp, truth = random_walk(5), random_walk_values(5)
     inner = np.arange(1, 6)
     V0 = np.where(np.isin(np.arange(7), inner), 0.5, 0.0)
@@ -292,6 +307,65 @@ def _example_6_2(out: Path, rng: np.random.Generator, runs: int, K: int, m: dict
     ax.set_ylim(0, 0.25)
     ax.legend(fontsize=8, ncol=2)
     fig.savefig(out / "random_walk_td_mc.png", dpi=110, bbox_inches="tight")
+    return ep
+
+
+def batch_limits(ep: Episodes, n_states: int, V0: float) -> tuple[np.ndarray, np.ndarray]:
+    """What batch TD(0) and batch MC converge to on the first k episodes of each run, for k = 0..K.
+
+    ep: (runs, K) episodes, gamma = 1. Returns the certainty-equivalence values and the average returns,
+    each (runs, K + 1, S): ``certainty_equivalence`` and ``average_returns`` of every prefix of the data,
+    from running counts instead of one solve per data set.
+    """
+    runs, K = ep.lengths.shape
+    flat = ep.reshape(runs * K)
+    live = np.arange(flat.rewards.shape[1]) < flat.lengths[:, None]
+    e = np.nonzero(live)[0]                                     # episode of each time step
+    s, r, s2, bootstrap, G = _steps(flat, 1.0)
+    N, Rsum, Gsum = (np.zeros((runs * K, n_states)) for _ in range(3))
+    C = np.zeros((runs * K, n_states, n_states))                # counts of s -> s' (s' nonterminal)
+    np.add.at(N, (e, s), 1.0)
+    np.add.at(Rsum, (e, s), r)
+    np.add.at(Gsum, (e, s), G)
+    np.add.at(C, (e[bootstrap], s[bootstrap], s2[bootstrap]), 1.0)
+
+    def prefix_sums(x: np.ndarray) -> np.ndarray:              # (runs * K, ...) -> (runs, K + 1, ...)
+        x = np.cumsum(x.reshape(runs, K, *x.shape[1:]), 1)
+        return np.concatenate([np.zeros_like(x[:, :1]), x], 1)
+
+    N, Rsum, Gsum, C = map(prefix_sums, (N, Rsum, Gsum, C))
+    visited, n = N > 0, np.maximum(N, 1)
+    V_mc = np.where(visited, Gsum / n, V0)
+    A = np.eye(n_states) - C / n[..., None]                     # unvisited rows stay those of I
+    b = np.where(visited, Rsum / n, V0)
+    V_td = np.linalg.solve(A, b[..., None])[..., 0]
+    return V_td, V_mc
+
+
+def _figure_6_2(out: Path, ep: Episodes, m: dict[str, float]) -> None:
+    """Batch TD(0) and batch constant-alpha MC on the first k episodes of each run, k = 0..K.
+
+    Batch updating with a small enough alpha converges to the same values whatever alpha is: the
+    certainty-equivalence values for TD, the average returns for MC (``batch_td``/``batch_mc`` reach
+    them on Example 6.4 and in the tests); those limits are computed here directly.
+    """
+    truth, inner = random_walk_values(5), np.arange(1, 6)
+    runs, K = ep.lengths.shape
+    V_td, V_mc = batch_limits(ep, 7, V0=0.5)
+    rms = np.stack([rms_error(V_td, truth, inner), rms_error(V_mc, truth, inner)])   # (2, runs, K + 1)
+    td, mc_ = rms.mean(1)
+    for k in [10, 50, K]:
+        m[f"fig6.2 batch TD RMS at episode {k}"], m[f"fig6.2 batch MC RMS at episode {k}"] = td[k], mc_[k]
+    fig = Figure(figsize=(5.6, 4.2))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(td, color="C0", label="batch TD(0)")
+    ax.plot(mc_, color="C3", ls="--", label="batch MC")
+    ax.set_ylim(0, 0.25)
+    ax.set_xlabel("walks / episodes")
+    ax.set_ylabel(f"RMS error over the 5 states, averaged over {runs} runs")
+    ax.set_title("Figure 6.2: batch training on the random walk")
+    ax.legend()
+    fig.savefig(out / "random_walk_batch.png", dpi=110, bbox_inches="tight")
 
 
 def _figure_7_2(out: Path, rng: np.random.Generator, runs: int, alphas: np.ndarray,
@@ -319,24 +393,26 @@ def _figure_7_2(out: Path, rng: np.random.Generator, runs: int, alphas: np.ndarr
 
 
 def run(out: Path, quick: bool = False, seed: int = 0) -> dict[str, float]:
-    """Examples 6.2 and 6.4 and Figure 7.2; writes two PNGs into ``out``."""
+    """Examples 6.2 and 6.4, Figures 6.2 and 7.2; writes three PNGs into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     m: dict[str, float] = {}
     t0 = time.perf_counter()
     rng6, rng7 = np.random.default_rng(seed).spawn(2)
-    _example_6_2(out, rng6, runs=20 if quick else 100, K=100, m=m)
+    ep = _example_6_2(out, rng6, runs=20 if quick else 100, K=100, m=m)
     t1 = time.perf_counter()
+    _figure_6_2(out, ep, m)
+    t2 = time.perf_counter()
     if quick:
         _figure_7_2(out, rng7, 10, np.linspace(0, 1, 6), [1, 4, 16, 512], m)
     else:
         alphas = np.union1d([0.01, 0.02, 0.03], np.linspace(0, 1, 21))   # small ones for large n
         _figure_7_2(out, rng7, 100, alphas, [2 ** i for i in range(10)], m)
-    t2 = time.perf_counter()
+    t3 = time.perf_counter()
     ep = predictor_example()
     for name, V in [("MC", batch_mc(ep, 3)), ("TD", batch_td(ep, 3))]:
         m[f"ex6.4 batch {name} V(A)"], m[f"ex6.4 batch {name} V(B)"] = float(V[0]), float(V[1])
-    m["ex6.2 wall time (s)"], m["fig7.2 wall time (s)"] = t1 - t0, t2 - t1
+    m["ex6.2 wall time (s)"], m["fig6.2 wall time (s)"], m["fig7.2 wall time (s)"] = t1 - t0, t2 - t1, t3 - t2
     m["prediction wall time (s)"] = time.perf_counter() - t0
     return m
 
