@@ -155,6 +155,15 @@ def test_random_walk_episodes():
     assert abs(ep.lengths.mean() - 9.0) < 0.5                          # E[T] from the middle = 3 * 3
 
 
+def test_monte_carlo_averages_approach_figure_4_1():
+    gw = gridworld_4_1()                                  # random policy, starts spread over the 14 cells
+    ep = sample_episodes(gw, np.random.default_rng(3), 3000, policy=np.full((16, 4), 0.25))
+    assert np.isin(ep.states[np.arange(3000), ep.lengths], [0, 15]).all()
+    np.testing.assert_array_equal(ep.rewards.sum(1), -ep.lengths)
+    V = average_returns(ep, 16)
+    assert np.abs(V.reshape(4, 4) - FIG_4_1).max() < 2.0, V.reshape(4, 4)     # SE about 0.5 here
+
+
 def test_mc_first_visit_and_every_visit_by_hand():
     # 0 -1-> 1 -2-> 0 -3-> terminal 2, gamma 1: returns G_0 = 6, G_1 = 5, G_2 = 3
     ep = Episodes(np.array([[0, 1, 0, 2]]), np.array([[1.0, 2.0, 3.0]]), np.array([3]))

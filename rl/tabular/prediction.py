@@ -104,7 +104,7 @@ def sample_episodes(mdp: TabularMDP, rng: np.random.Generator, n: int, policy: n
 # online learners: V (..., B, S) updated in place from B episodes, one per row
 
 def td0(V: np.ndarray, ep: Episodes, alpha: float | np.ndarray, gamma: float = 1.0) -> None:
-    """TD(0) after every step: V(S_t) += alpha [R_{t+1} + gamma V(S_{t+1}) - V(S_t)] (V(terminal) = 0)."""
+    """TD(0) after every step: V(S_t) += alpha [R_{t+1} + gamma V(S_{t+1}) - V(S_t)], no V(S_T) term."""
     b = np.arange(len(ep.lengths))
     for t in range(int(ep.lengths.max())):
         live = t < ep.lengths
