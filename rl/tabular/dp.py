@@ -51,7 +51,8 @@ FIG_4_1 = np.array([[0, -14, -20, -22],                  # Example 4.1, random p
 class DPResult(NamedTuple):
     V: np.ndarray           # (S,) state values
     policy: np.ndarray      # (S,) greedy action (the first of tied ones)
-    iterations: int         # sweeps (value iteration) or improvement steps (policy iteration)
+    iterations: int         # sweeps (value iteration) or evaluations (policy iteration; the last finds
+                            # the policy stable)
 
 
 def q_values(mdp: TabularMDP, V: np.ndarray, gamma: float) -> np.ndarray:
@@ -126,7 +127,7 @@ def finite_horizon_optimal(mdp: TabularMDP, horizon: int | None = None) -> tuple
     """Optimal undiscounted values with H steps to go (H = the MDP's time limit), by backward induction.
 
     V_0 = 0, V_{k}(s) = max_a q_{k-1}(s, a) with gamma = 1: the best expected return of an episode that is
-    truncated after H steps. Returns V_H (S,) and the policies (H, S), row k for H - k steps to go.
+    truncated after H steps. Returns V_H (S,) and the policies (H, S): row t acts at time t (H - t to go).
     """
     H = mdp.max_steps if horizon is None else horizon
     V = np.zeros(mdp.n_states)
