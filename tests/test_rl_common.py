@@ -318,3 +318,65 @@ def test_frame_stacking_and_episode_statistics():
     obs2, *_ = envs.step(np.ones(3, np.int64))
     np.testing.assert_array_equal(obs2[:, 2], obs[:, 3])          # the window slides by one frame
     envs.close()
+
+
+# ---- prioritised replay and n-step returns ------------------------------------------------------
+def test_sum_tree_sums_and_finds():
+    from rl.common.buffers import SumTree
+
+    tree = SumTree(5)                       # rounded up to 8 leaves
+    tree.update(np.arange(5), np.array([1.0, 2.0, 3.0, 0.0, 4.0]))
+    assert tree.total == 10.0
+    # prefix sums: [0,1) -> 0, [1,3) -> 1, [3,6) -> 2, [6,10) -> 4 (leaf 3 has priority 0)
+    np.testing.assert_array_equal(tree.find(np.array([0.0, 0.99, 1.0, 2.9, 3.0, 5.99, 6.0, 9.99])),
+                                  [0, 0, 1, 1, 2, 2, 4, 4])
+    tree.update(np.array([4]), np.array([0.5]))
+    assert tree.total == 6.5
+
+
+def test_prioritized_replay_draws_in_proportion_and_weights_undo_it():
+    from rl.common.buffers import PrioritizedReplayBuffer
+
+    buf = PrioritizedReplayBuffer(4, obs_shape=(1,), alpha=1.0, eps=0.0)
+    buf.add(np.arange(4.0)[:, None], np.zeros(4), np.zeros(4), np.zeros((4, 1)), np.zeros(4))
+    buf.update_priorities(np.arange(4), np.array([1.0, 2.0, 3.0, 4.0]))
+    rng = np.random.default_rng(0)
+    counts = np.zeros(4)
+    for _ in range(200):
+        b = buf.sample(50, rng, beta=1.0)
+        counts += np.bincount(b.indices, minlength=4)
+        # beta = 1: w_i proportional to 1 / P(i), normalised by the largest
+        np.testing.assert_allclose(b.weights, (b.indices.min() + 1.0) / (b.indices + 1.0), rtol=1e-6)
+    np.testing.assert_allclose(counts / counts.sum(), [0.1, 0.2, 0.3, 0.4], atol=0.01)
+    # a new transition gets the largest priority seen so far
+    buf2 = PrioritizedReplayBuffer(8, obs_shape=(1,), alpha=1.0, eps=0.0)
+    buf2.add(np.zeros((1, 1)), np.zeros(1), np.zeros(1), np.zeros((1, 1)), np.zeros(1))
+    buf2.update_priorities(np.array([0]), np.array([5.0]))
+    buf2.add(np.zeros((1, 1)), np.zeros(1), np.zeros(1), np.zeros((1, 1)), np.zeros(1))
+    assert buf2.tree[np.array([1])][0] == 5.0
+
+
+def test_n_step_returns_stop_at_termination_and_bootstrap_after_truncation():
+    from rl.common.buffers import NStepReturns
+
+    ns = NStepReturns(n=3, gamma=0.5, n_envs=2)
+    out = []
+    rewards = [(1.0, 10.0), (2.0, 20.0), (4.0, 40.0), (8.0, 80.0)]
+    for t, (r0, r1) in enumerate(rewards):
+        term = np.array([t == 3, False])       # env 0 terminates at t = 3
+        trunc = np.array([False, t == 1])      # env 1 is truncated at t = 1
+        got = ns.push(np.array([[t], [100 + t]]), np.array([t, t]), np.array([r0, r1]),
+                      np.array([[t + 1], [100 + t + 1]]), term, trunc)
+        if got is not None:
+            out += list(zip(*got))
+    rows = {(int(o[0]), int(k)): (float(r), int(o2[0]), float(d)) for o, a, r, o2, d, k in out}
+    # env 0: full 3-step windows, then the tail flushed at termination (no bootstrap)
+    assert rows[(0, 3)] == (1 + 0.5 * 2 + 0.25 * 4, 3, 0.0)
+    assert rows[(1, 3)] == (2 + 0.5 * 4 + 0.25 * 8, 4, 1.0)
+    assert rows[(2, 2)] == (4 + 0.5 * 8, 4, 1.0) and rows[(3, 1)] == (8.0, 4, 1.0)
+    # env 1: truncated after 2 steps: both partial windows end at s_final and keep bootstrapping
+    assert rows[(100, 2)] == (10 + 0.5 * 20, 102, 0.0) and rows[(101, 1)] == (20.0, 102, 0.0)
+    # after the truncation env 1 starts afresh: t = 2, 3 are pending, not yet 3 long
+    assert len(ns.pending[1]) == 2
+    with pytest.raises(ValueError):
+        NStepReturns(0, 0.9, 1)
