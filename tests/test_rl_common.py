@@ -205,12 +205,23 @@ def test_parse_args_from_dataclass():
         tensorboard: bool = True
         hidden: list = field(default_factory=lambda: [64, 64])
         run_name: str = ""
+        head: str = "none"            # a plain string: "none" stays a string
+        limit: int | None = None
 
     a = parse_args(Args, ["--env-id", "Acrobot-v1", "--learning-rate", "3e-4", "--no-tensorboard",
                           "--hidden", "32", "16"])
     assert (a.env_id, a.seed, a.learning_rate, a.tensorboard, a.hidden) == ("Acrobot-v1", 1, 3e-4, False,
                                                                             [32, 16])
     assert str(run_dir(a, "dqn")) == "runs/dqn_Acrobot-v1_s1"
+    assert a.head == "none" and a.limit is None
+    assert parse_args(Args, ["--limit", "5"]).limit == 5
+    assert parse_args(Args, ["--limit", "none"]).limit is None
+    presets = {"Acrobot-v1": {"learning_rate": 0.5, "seed": 9}}
+    p = parse_args(Args, ["--env-id", "Acrobot-v1", "--seed", "2"], presets=presets)
+    assert (p.learning_rate, p.seed) == (0.5, 2)              # the preset's value, unless given explicitly
+    assert parse_args(Args, [], presets=presets).learning_rate == 1e-3
+    with pytest.raises(ValueError, match="unknown fields"):
+        parse_args(Args, ["--env-id", "Acrobot-v1"], presets={"Acrobot-v1": {"nope": 1}})
     with pytest.raises(SystemExit):
         parse_args(Args, ["--seed", "x"])
 

@@ -25,8 +25,14 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def parse_args(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None) -> T:
-    """Parse ``argv`` into an instance of the dataclass ``cls``."""
+def parse_args(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None,
+               presets: dict[str, dict[str, Any]] | None = None) -> T:
+    """Parse ``argv`` into an instance of the dataclass ``cls``.
+
+    presets: tuned hyper-parameters per environment, ``{"Acrobot-v1": {"learning_rate": 6.3e-4}}``:
+    the ``--env-id`` given picks its preset, whose values replace the dataclass defaults; flags given on
+    the command line still win (the RL Zoo's per-environment settings, CleanRL's explicit flags).
+    """
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     hints = {f.name: f.type for f in dataclasses.fields(cls)}
@@ -34,15 +40,23 @@ def parse_args(cls: type[T], argv: Sequence[str] | None = None, description: str
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_ = f.metadata.get("help", " ")
-        kind = hints[f.name]
-        kind = kind if isinstance(kind, type) else _type_from_annotation(kind, default)
+        annotation = hints[f.name]
+        kind = annotation if isinstance(annotation, type) else _type_from_annotation(annotation, default)
         if kind is bool:
             parser.add_argument(flag, default=default, help=help_, action=argparse.BooleanOptionalAction)
         elif kind in (list, tuple):
             inner = type(default[0]) if default else str
             parser.add_argument(flag, default=default, help=help_, type=inner, nargs="*")
         else:
-            parser.add_argument(flag, default=default, help=help_, type=_optional(kind))
+            optional = "None" in str(annotation)       # "int | None": the word none reads as None
+            parser.add_argument(flag, default=default, help=help_, type=_optional(kind) if optional else kind)
+    if presets:
+        known, _ = parser.parse_known_args(argv)
+        preset = presets.get(getattr(known, "env_id", None), {})
+        unknown = set(preset) - set(hints)
+        if unknown:
+            raise ValueError(f"parse_args: preset for {known.env_id} names unknown fields {sorted(unknown)}")
+        parser.set_defaults(**preset)
     return cls(**vars(parser.parse_args(argv)))
 
 
