@@ -17,8 +17,9 @@ optimal action. ``summary.json`` keeps, per configuration, their means over the 
 (t = 901..1000 by default) and over all steps; the table printed at the end compares them with the
 anchor numbers (a vectorised re-simulation of the book's curves: the book shows only the curves).
 Pictures, one per figure of the book: fig2_2.png ... fig2_6.png and exercise2_5.png (nonstationary
-problems: every q*(a) starts at 0 and takes a N(0, 0.01^2) random-walk step after every pull, as in the
-book's exercise; sample averages against a constant step size alpha = 0.1, 10,000 steps).
+problems, as in the book's exercise: every q*(a) starts at 0 and takes a random-walk step with standard
+deviation 0.01 (``--walk-std``) at every step; epsilon = 0.1 with sample averages against a constant step
+size alpha = 0.1, over 10,000 steps).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Testbed:
     """
 
     def __init__(self, q_star: np.ndarray, groups: int = 1, walk_std: float = 0.0) -> None:
-        self.q_star = np.asfortranarray(q_star, dtype=float).copy(order="F")
+        self.q_star = np.array(q_star, dtype=float, order="F")   # a copy: the walk changes it
         self.groups = groups
         self.walk_std = float(walk_std)
         self.runs, self.k = self.q_star.shape
