@@ -136,8 +136,8 @@ def test_polyak_and_hard_target_updates():
 
 
 SMOKE = ["--total-timesteps", "600", "--learning-starts", "200", "--train-frequency", "50",
-         "--gradient-steps", "2", "--hidden", "16", "--batch-size", "16", "--eval-every", "300", "--eval-episodes", "2",
-         "--no-tensorboard", "--no-gif", "--no-progress"]
+         "--gradient-steps", "2", "--hidden", "16", "--batch-size", "16", "--eval-every", "300",
+         "--eval-episodes", "2", "--no-tensorboard", "--no-gif", "--no-progress"]
 
 
 @pytest.mark.parametrize("variant", [[], ["--double", "--dueling"], ["--prioritized", "--n-step", "3"],
