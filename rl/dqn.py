@@ -73,6 +73,7 @@ class Args:
     tau: float = field(default=1.0, metadata={"help": "target update: 1 = copy, < 1 = Polyak averaging"})
     loss: str = field(default="huber", metadata={"help": "huber or mse (scalar heads)"})
     max_grad_norm: float = 10.0
+    anneal_lr: bool = field(default=False, metadata={"help": "decay the learning rate linearly to 0"})
     hidden: list = field(default_factory=lambda: [256, 256])
     # --- exploration
     exploration: str = field(default="epsilon", metadata={"help": "epsilon or boltzmann"})
@@ -98,6 +99,8 @@ class Args:
     n_envs: int = 1
     eval_every: int = 10_000
     eval_episodes: int = 10
+    keep_best: bool = field(default=False, metadata={
+        "help": "end with the network of the best periodic evaluation (its own episode seeds), not the last"})
     checkpoint_every: int = 50_000
     run_name: str = ""
     out_dir: str = "runs"
@@ -293,6 +296,11 @@ def update_target(target_net: QNetwork, q_net: QNetwork, tau: float) -> None:
                 t.mul_(1.0 - tau).add_(p, alpha=tau)
 
 
+# periodic evaluations use their own episode seeds; the final evaluation (the reported number) uses
+# rl.common.evaluate's default seeds, so choosing the best periodic network does not peek at them
+PERIODIC_EVAL_SEED = 50_000
+
+
 def linear_schedule(start: float, end: float, duration: float, t: int) -> float:
     return end + (start - end) * max(0.0, 1.0 - t / max(duration, 1.0))
 
@@ -361,6 +369,7 @@ def main(argv=None) -> dict:
         q_net.train()
         return a
 
+    best: tuple = (-np.inf, start, None)     # (periodic evaluation mean, its step, the weights)
     obs, _ = envs.reset(seed=args.seed + start)
     obs = obs.reshape(args.n_envs, -1)
     t0 = time.time()
@@ -379,6 +388,9 @@ def main(argv=None) -> dict:
 
         if step > args.learning_starts and step % args.train_frequency < args.n_envs:
             n_updates = args.gradient_steps if args.gradient_steps > 0 else args.train_frequency
+            if args.anneal_lr:
+                frac_left = max(0.0, 1.0 - step / args.total_timesteps)
+                optimizer.param_groups[0]["lr"] = args.learning_rate * frac_left
             losses, qs = [], []
             beta = min(1.0, args.beta0 + (1.0 - args.beta0) * step / args.total_timesteps)
             for _ in range(n_updates):
@@ -401,14 +413,21 @@ def main(argv=None) -> dict:
         if step % args.target_network_frequency < args.n_envs:
             update_target(target_net, q_net, args.tau)
         if step % args.eval_every < args.n_envs:
-            log.evaluation(step, evaluate(greedy, args.env_id, args.eval_episodes))
+            returns = evaluate(greedy, args.env_id, args.eval_episodes, seed=PERIODIC_EVAL_SEED)
+            log.evaluation(step, returns)
+            if args.keep_best and returns.mean() >= best[0]:
+                best = (returns.mean(), step, {k: v.clone() for k, v in q_net.state_dict().items()})
         if step % args.checkpoint_every < args.n_envs:
             save_checkpoint(out / "last.ckpt", step, parts, rng)
         log.progress(step)
     envs.close()
 
     seconds = time.time() - t0
+    if args.keep_best and best[2] is not None:
+        q_net.load_state_dict(best[2])
     final = final_metrics(evaluate(greedy, args.env_id, args.eval_episodes), step - start, seconds)
+    if args.keep_best:
+        final["selected_step"] = int(best[1])
     files = [save_checkpoint(out / "last.ckpt", step, parts, rng)]
     if args.gif:
         files.append(record_gif(greedy, args.env_id, out / "episode.gif"))

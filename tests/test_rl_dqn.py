@@ -143,12 +143,14 @@ SMOKE = ["--total-timesteps", "600", "--learning-starts", "200", "--train-freque
 @pytest.mark.parametrize("variant", [[], ["--double", "--dueling"], ["--prioritized", "--n-step", "3"],
                                      ["--noisy", "--distributional", "c51"], ["--distributional", "qr"],
                                      ["--rainbow"], ["--exploration", "boltzmann", "--tau", "0.1"],
-                                     ["--n-envs", "2"]])
+                                     ["--n-envs", "2"], ["--anneal-lr", "--keep-best"]])
 def test_every_variant_runs_and_writes_its_files(tmp_path, variant):
     final = dqn.main([*SMOKE, *variant, "--out-dir", str(tmp_path), "--run-name", "r"])
     assert final["env_steps"] == 600 and final["eval_episodes"] == 2
     files = {p.name for p in (tmp_path / "r").iterdir()}
     assert {"metrics.csv", "curves.png", "summary.json", "last.ckpt"} <= files
+    if "--keep-best" in variant:
+        assert final["selected_step"] in (300, 600)     # one of the periodic evaluations
 
 
 def test_rainbow_switches_everything_on():
