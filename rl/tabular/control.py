@@ -11,6 +11,16 @@
 
 ``run`` returns the measured numbers by name and ``EXPECTED`` holds (book or anchor value,
 tolerance) for those that have one. The algorithms are in ``rl.tabular.td_control``.
+
+Measured (seed 0; 69 s of CPU in all, Taxi more than half of it):
+- cliff, mean return over episodes 401-500: SARSA -27.8, Q-learning -48.5, Expected SARSA -20.8
+  (book -27.3, -49.5); Q-learning's greedy path -13 in 100/100 runs; SARSA's is the safe -17 in 73,
+  -19 in 10, -15 in 1, and in 16 the greedy policy loops (scored -100 over the 100-step horizon).
+- maximisation bias: Q-learning goes left in up to 93.8% of runs (episode 22), 12.1% at episode 300;
+  Double Q-learning 50.5% at most (the tie at the start), 7.0% at episode 300.
+- Taxi: Q-learning 7.930 ± 0.000 over 20 runs (every run optimal from ~100k steps); SARSA
+  7.866 ± 0.036 (min 7.75). FrozenLake: Q-learning 0.740 ± 0.000 (the greedy policy of value
+  iteration at gamma 0.99; the finite-horizon optimum is 0.744).
 """
 
 from __future__ import annotations

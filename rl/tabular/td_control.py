@@ -171,7 +171,7 @@ def train(mdp: TabularMDP, algorithm: str, rng: np.random.Generator, *, n_runs: 
 
         s2, r, term = mdp.step(rng, s, a)
         if algorithm == "sarsa":
-            a2 = epsilon_greedy(rng, q[0][runs, s2], eps)
+            a2 = epsilon_greedy(rng, values_at(s2), eps)
             sarsa_update(q[0], s, a, r, s2, a2, term, lr, gamma)
         elif algorithm == "expected_sarsa":
             expected_sarsa_update(q[0], s, a, r, s2, term, lr, gamma, eps)
@@ -192,7 +192,7 @@ def train(mdp: TabularMDP, algorithm: str, rng: np.random.Generator, *, n_runs: 
             ret[ended], length[ended] = 0.0, 0
             s2 = np.where(ended, mdp.reset(rng, n_runs), s2)
             if algorithm == "sarsa":
-                a2 = np.where(ended, epsilon_greedy(rng, q[0][runs, s2], eps), a2)
+                a2 = np.where(ended, epsilon_greedy(rng, values_at(s2), eps), a2)
         s = s2
         if algorithm == "sarsa":
             a = a2
