@@ -22,7 +22,7 @@ def plot_value_grid(ax, values: np.ndarray, policy: np.ndarray | None = None, *,
                     title: str = "", fmt: str = ".2f", cmap: str = "viridis", annotate: bool = True):
     """Draw a value function on a grid, with the policy's arrows.
 
-    values:  (nrow, ncol) state values (or a flat (nrow*ncol,) array with ``mask``'s shape)
+    values:  (nrow, ncol) state values (reshape a flat (S,) array to the grid first)
     policy:  (nrow, ncol) action indices, or (nrow, ncol, A) bool/probabilities: an arrow for every
              action with the largest entry (ties show several arrows); None for no arrows
     mask:    (nrow, ncol) bool, True for cells that take no arrow (terminal states, walls)
