@@ -382,7 +382,7 @@ class VariationalAutoencoder(Experiment):
         batch = 100 if args.arch == "mlp" else 50
         log_w, mus, kls = [], [], []
         for s in range(0, n, batch):
-            x = minigrad.as_tensor(x_all[s: s + batch]).to(self.device)
+            x = minigrad.as_tensor(x_all[s: min(s + batch, n)]).to(self.device)
             q = model.posterior(x)
             mus.append(q.loc.numpy())
             kls.append(kl_divergence(q, model.prior(q)).numpy())
