@@ -61,20 +61,20 @@ def sample_strip(history: Sequence[tuple[int, np.ndarray]], path: str | Path, ti
     return _save(fig, path)
 
 
+PAIRS = ((0, 1), (2, 3), (4, 9), (5, 6), (7, 1), (8, 0))
+
+
 def interpolations(encode: Encode, decode: Decode, x: np.ndarray, y: np.ndarray, path: str | Path,
-                   title: str = "", steps: int = 10,
-                   pairs: Sequence[tuple[int, int]] = ((0, 1), (2, 3), (4, 9), (5, 6), (7, 1), (8, 0))) -> Path:
+                   title: str = "", steps: int = 10, pairs: Sequence[tuple[int, int]] = PAIRS) -> Path:
     """One row per pair of classes (a, b): decode (1 - t) mu(x_a) + t mu(x_b) for t from 0 to 1."""
-    ends = []
-    for a, b in pairs:
-        ends.append((x[np.flatnonzero(y == a)[0]], x[np.flatnonzero(y == b)[0]]))
-    mu_a, mu_b = encode(np.stack([e[0] for e in ends])), encode(np.stack([e[1] for e in ends]))
+    x_a = np.stack([x[np.flatnonzero(y == a)[0]] for a, _ in pairs])
+    x_b = np.stack([x[np.flatnonzero(y == b)[0]] for _, b in pairs])
+    mu_a, mu_b = encode(x_a), encode(x_b)
     t = np.linspace(0.0, 1.0, steps)[None, :, None]
     z = (1 - t) * mu_a[:, None] + t * mu_b[:, None]                    # (pairs, steps, L)
     imgs = decode(z.reshape(-1, z.shape[-1])).reshape(len(pairs), steps, *x.shape[1:])
     # the inputs themselves at both ends, beside the path
-    full = np.concatenate([np.stack([e[0] for e in ends])[:, None], imgs, np.stack([e[1] for e in ends])[:, None]],
-                          axis=1)
+    full = np.concatenate([x_a[:, None], imgs, x_b[:, None]], axis=1)
     h = x.shape[-2]
     fig = Figure(figsize=(0.55 * (steps + 2) + 1.0, 0.6 * len(pairs) + 1.0))
     ax = _mosaic_axes(fig, tile(full))
@@ -111,7 +111,7 @@ def traversals(decode: Decode, kl_per_dim: np.ndarray, path: str | Path, title: 
 
 def kl_per_dimension(kl: np.ndarray, activity: np.ndarray, path: str | Path, title: str = "",
                      threshold: float = 0.01) -> Path:
-    """Bars of the mean KL of each latent, largest first; active units (Cov_x E_q[z_u] > threshold) in blue."""
+    """Bars of the mean KL of each latent, largest first; active units (Cov_x E_q[z_u] > threshold) blue."""
     order = np.argsort(-kl)
     active = activity[order] > threshold
     fig = Figure(figsize=(max(5.0, 0.32 * len(kl) + 2.0), 3.6))
@@ -128,21 +128,22 @@ def kl_per_dimension(kl: np.ndarray, activity: np.ndarray, path: str | Path, tit
     return _save(fig, path)
 
 
-def bound_vs_k(curve: dict[int, float], path: str | Path, title: str = "") -> Path:
-    """-log of the IW estimate against k (log axis); k = 1 is the ELBO (one sample)."""
+def bound_vs_k(curve: dict[int, float], neg_elbo: float, path: str | Path, title: str = "") -> Path:
+    """-log of the IW estimate against k (log axis), and the -ELBO (the mean log-weight of all the draws)."""
     ks = np.asarray(list(curve), dtype=np.float64)
     vals = np.asarray(list(curve.values()))
     fig = Figure(figsize=(6.0, 3.8))
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(ks, vals, marker="o", color=BLUE, label="-log (1/k) sum_j w_j  (IW bound on -log p(x))")
-    ax.axhline(vals[0], color=ORANGE, ls="--", label=f"k = 1: the ELBO ({vals[0]:.2f})")
+    ax.axhline(neg_elbo, color=ORANGE, ls="--", label=f"-ELBO ({neg_elbo:.2f}; k = 1 estimates it)")
     ax.set_xscale("log")
     plain_log_ticks(ax.xaxis)
     ax.set_xlabel("samples k per image")
     ax.set_ylabel("nats per test image")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{title}\nk = {int(ks[-1])}: {vals[-1]:.2f}, {vals[0] - vals[-1]:.2f} nats below the ELBO",
+    gap = neg_elbo - vals[-1]
+    ax.set_title(f"{title}\nk = {int(ks[-1])}: {vals[-1]:.2f}, {gap:.2f} nats below the -ELBO",
                  fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
@@ -157,9 +158,9 @@ def manifold(decode: Decode, path: str | Path, title: str = "", n: int = 15, ext
     fig = Figure(figsize=(7.0, 7.3))
     ax = _mosaic_axes(fig, tile(imgs))
     h, w = imgs.shape[-2:]
-    ax.set_xticks([j * (w + 1) + w / 2 for j in (0, n // 2, n - 1)], [f"{v[j]:g}" for j in (0, n // 2, n - 1)])
-    ax.set_yticks([i * (h + 1) + h / 2 for i in (0, n // 2, n - 1)],
-                  [f"{v[::-1][i]:g}" for i in (0, n // 2, n - 1)])
+    marks = (0, n // 2, n - 1)
+    ax.set_xticks([j * (w + 1) + w / 2 for j in marks], [f"{v[j]:g}" for j in marks])
+    ax.set_yticks([i * (h + 1) + h / 2 for i in marks], [f"{v[::-1][i]:g}" for i in marks])
     ax.set_xlabel("z1")
     ax.set_ylabel("z2")
     ax.set_title(title, fontsize=9)

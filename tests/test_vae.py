@@ -42,7 +42,8 @@ class LinearGaussian:
     def posterior(self, x: minigrad.Tensor) -> Normal:
         mean = (x.numpy() - self.b) @ self.w @ self.post_cov / self.noise**2
         std = np.sqrt(np.diag(self.post_cov)) * self.widen
-        return Normal(minigrad.tensor(mean + self.shift), minigrad.tensor(np.broadcast_to(std, mean.shape).copy()))
+        std = np.broadcast_to(std, mean.shape).copy()
+        return Normal(minigrad.tensor(mean + self.shift), minigrad.tensor(std))
 
     def prior(self, like: Normal) -> Normal:
         return Normal(minigrad.zeros_like(like.loc), minigrad.ones_like(like.scale))
@@ -127,7 +128,8 @@ def _tiny_vae(likelihood: str) -> vae.VAE:
     return model.double()
 
 
-@pytest.mark.parametrize("likelihood,iwae_k", [("bernoulli", 1), ("bernoulli", 3), ("gaussian", 1), ("l1", 2)])
+@pytest.mark.parametrize("likelihood,iwae_k",
+                         [("bernoulli", 1), ("bernoulli", 3), ("gaussian", 1), ("l1", 2)])
 def test_gradients_through_the_reparameterised_sample(likelihood: str, iwae_k: int) -> None:
     """gradcheck of the loss with respect to every weight, the noise eps fixed by re-seeding."""
     model = _tiny_vae(likelihood)
