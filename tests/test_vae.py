@@ -215,3 +215,12 @@ def test_resume_continues_the_kl_warmup(tmp_path: Path) -> None:
     header = rows[0].split(",")
     w = [float(r.split(",")[header.index("train_kl_weight")]) for r in rows[1:]]
     assert 0 < w[0] < w[1] < 1
+
+
+def test_conv_changes_the_default_epochs(capsys) -> None:
+    for argv, epochs in ((["--help"], 200), (["--arch", "conv", "--help"], vae.CONV_EPOCHS),
+                         (["--arch=conv", "--help"], vae.CONV_EPOCHS)):
+        with pytest.raises(SystemExit):
+            vae.main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"passes over the training set (default: {epochs})" in text, argv
