@@ -121,9 +121,10 @@ def kl_per_dimension(kl: np.ndarray, activity: np.ndarray, path: str | Path, tit
     ax.set_xticks(range(len(kl)), [f"z{u}" for u in order], fontsize=7, rotation=90)
     ax.set_ylabel("KL per latent (nats per image)")
     ax.grid(alpha=0.3, axis="y", zorder=0)
-    n_act = int(active.sum())
+    n_act, n_small = int(active.sum()), int((kl < 0.05).sum())
     ax.set_title(f"{title}\ntotal KL {kl.sum():.1f} nats; blue: {n_act} active units (variance of mu_u over "
-                 f"x > {threshold}), gray: {len(kl) - n_act} collapsed (q(z_u|x) = p(z_u))", fontsize=9)
+                 f"x > {threshold}), gray: {len(kl) - n_act} collapsed (q(z_u|x) = p(z_u))\n"
+                 f"{n_small} latents carry < 0.05 nats (flat rows in traversal.png)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
