@@ -122,7 +122,7 @@ def kl_per_dimension(kl: np.ndarray, activity: np.ndarray, path: str | Path, tit
     ax.set_ylabel("KL per latent (nats per image)")
     ax.grid(alpha=0.3, axis="y", zorder=0)
     n_act, n_small = int(active.sum()), int((kl < 0.05).sum())
-    ax.set_title(f"{title}\ntotal KL {kl.sum():.1f} nats; blue: {n_act} active units (variance of mu_u over "
+    ax.set_title(f"{title}\ntotal KL {kl.sum():.3g} nats; blue: {n_act} active units (variance of mu_u over "
                  f"x > {threshold}), gray: {len(kl) - n_act} collapsed (q(z_u|x) = p(z_u))\n"
                  f"{n_small} latents carry < 0.05 nats (flat rows in traversal.png)", fontsize=9)
     fig.tight_layout()
