@@ -67,7 +67,7 @@ other jobs held the cores; on an idle machine expect less)::
     python -m models.vae   (MLP, 200 epochs)       100.83       107.73      27.4   20/20   274 s (7-8)
     python -m models.vae --epochs 100              102.15       108.59      27.2   20/20   140 s (5-7)
     python -m models.vae --arch conv  (100 ep.)     97.67       104.89      29.0   20/20   555 s (7)
-    python -m models.vae --arch conv --epochs 80    97.90       105.18      27.6   20/20   371 s (5)
+    python -m models.vae --arch conv --epochs 80    97.90       105.17      27.6   20/20   371 s (5)
     python -m models.vae --latent-dim 2            153.3        159.4        6.0    2/2    276 s (7)
     python -m models.vae --dataset digits           22.75        23.22       5.8   19/20    39 s (8)
     python -m models.vae --dataset digits --hidden 200 --latent-dim 10 --epochs 300 --iwae-k 5
