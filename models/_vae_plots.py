@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -32,15 +33,17 @@ def tile(images: np.ndarray, gap: float = 0.0) -> np.ndarray:
     return out
 
 
-def _mosaic_axes(fig: Figure, mosaic: np.ndarray, rect: Sequence[float] | None = None):  # noqa: ANN202
-    ax = fig.add_axes(rect) if rect is not None else fig.add_subplot(1, 1, 1)
+def _mosaic_axes(fig: Figure, mosaic: np.ndarray) -> Any:
+    """One axes showing ``mosaic`` (dark = 1), without ticks."""
+    ax = fig.add_subplot(1, 1, 1)
     ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
 
 
-def _row_ticks(ax, n_rows: int, h: int, labels: Sequence[str], fontsize: int = 8) -> None:  # noqa: ANN001
+def _row_ticks(ax: Any, n_rows: int, h: int, labels: Sequence[str], fontsize: int = 8) -> None:
+    """Label the rows of a mosaic of tiles of height ``h``."""
     ax.set_yticks([i * (h + 1) + h / 2 for i in range(n_rows)], labels, fontsize=fontsize)
     ax.tick_params(length=0)
 

@@ -148,8 +148,8 @@ TEST_NOISE_SEED = 1234   # the one binarisation / dequantisation of the test set
 # --- data --------------------------------------------------------------------------------------------------
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray,
-                                                                                             np.ndarray]:
+def stratified_split(labels: np.ndarray, test_fraction: float = 0.2,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, test) of a shuffled split that keeps the class proportions (scikit-learn's)."""
     from sklearn.model_selection import train_test_split
 
