@@ -21,7 +21,8 @@ help:
 	@echo "                      algos: $(RL_ALGOS)"
 	@echo "make train-tabular    the tabular RL experiments (DP, MC vs TD, SARSA vs Q-learning) beside the book's numbers"
 	@echo "make train-all-quick  every model for a few seconds (a smoke test; part of make test)"
-	@echo "make check-targets    train the default configurations and check each model's target (minutes)"
+	@echo "make check-targets    train the default configurations and check each model's target, then the"
+	@echo "                      tabular RL numbers against the book's (minutes)"
 	@echo "make lint             ruff on the project's Python"
 	@echo "make oracle           also install PyTorch 2.13.0 (CPU) so the tests compare against it"
 	@echo "make bench            benchmarks against PyTorch CPU (writes benchmarks/results/)"
@@ -76,6 +77,7 @@ train-all-quick: $(STAMP)
 # train the default configurations and check the accuracy targets (minutes; not part of make test)
 check-targets: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m models.run_all --check-targets
+	MPLBACKEND=Agg $(PY) -m rl.tabular
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs
