@@ -354,7 +354,7 @@ def main(argv=None) -> dict:
         buffer = ReplayBuffer(args.buffer_size, (obs_dim,))
     n_step = NStepReturns(args.n_step, args.gamma, args.n_envs)
 
-    parts = {"q": q_net, "target": target_net, "optimizer": optimizer}
+    parts = {"q": q_net, "target": target_net, "optimizer": optimizer, "buffer": buffer}
     start = 0
     if args.resume and (out / "last.ckpt").exists():
         start, _ = load_checkpoint(out / "last.ckpt", parts, rng)

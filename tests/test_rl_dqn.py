@@ -174,3 +174,13 @@ def test_float32_end_to_end(tmp_path):
         assert p.dtype == mg.float32 and p.grad.dtype == mg.float32
         moments = [v for v in opt.state[p].values() if hasattr(v, "dtype")]     # exp_avg, exp_avg_sq
         assert len(moments) == 2 and all(np.dtype(v.dtype) == np.float32 for v in moments)
+
+
+def test_resume_restores_networks_optimizer_and_replay(tmp_path):
+    args = [*SMOKE, "--out-dir", str(tmp_path), "--run-name", "r"]
+    dqn.main(args)
+    state = mg.load(tmp_path / "r" / "last.ckpt")
+    assert state["step"] == 600 and set(state["parts"]) == {"q", "target", "optimizer", "buffer"}
+    assert len(state["parts"]["buffer"]["rewards"]) == 600            # the replay memory travels too
+    final = dqn.main([*args, "--resume", "--total-timesteps", "800"])
+    assert final["env_steps"] == 200
