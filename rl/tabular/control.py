@@ -389,12 +389,9 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> dict[str, float]:
     return {k: float(v) for k, v in m.items()}
 
 
-if __name__ == "__main__":
-    start = time.perf_counter()
-    numbers = run(Path("runs/tabular"))
-    for name, value in numbers.items():
-        ref = EXPECTED.get(name)
-        verdict = "" if ref is None else \
-            f"  expected {ref[0]:g} ± {ref[1]:g}: {'pass' if abs(value - ref[0]) <= ref[1] else 'FAIL'}"
-        print(f"{name:42s} {value:10.4f}{verdict}")
-    print(f"total {time.perf_counter() - start:.1f} s; figures in runs/tabular")
+if __name__ == "__main__":      # the same as python -m rl.tabular --only control
+    import sys
+
+    from rl.tabular.__main__ import main
+
+    sys.exit(main(["--only", "control", *sys.argv[1:]]))

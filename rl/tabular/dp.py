@@ -273,7 +273,9 @@ def run(out: Path, quick: bool = False, seed: int = 0) -> dict[str, float]:
     return m
 
 
-if __name__ == "__main__":
-    for k, v in run(Path("runs/tabular")).items():
-        exp = EXPECTED.get(k)
-        print(f"{k:50s} {v:10.4f}" + (f"   book {exp[0]:g} +- {exp[1]:g}" if exp else ""))
+if __name__ == "__main__":      # the same as python -m rl.tabular --only dp
+    import sys
+
+    from rl.tabular.__main__ import main
+
+    sys.exit(main(["--only", "dp", *sys.argv[1:]]))
