@@ -9,7 +9,7 @@ RL_ALGOS := $(filter-out __init__ benchmark,$(basename $(notdir $(wildcard rl/*.
 LINT_DIRS := $(wildcard minigrad models rl benchmarks tests)
 PYTEST_ARGS ?=
 
-.PHONY: help venv test test-fast lint bench oracle demo clean train-all-quick check-targets train-tabular
+.PHONY: help venv test test-fast lint bench bench-rl oracle demo clean train-all-quick check-targets train-tabular
 
 help:
 	@echo "make test             create .venv, install, run the whole test suite (PYTEST_ARGS=-ra lists skip reasons)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint             ruff on the project's Python"
 	@echo "make oracle           also install PyTorch 2.13.0 (CPU) so the tests compare against it"
 	@echo "make bench            benchmarks against PyTorch CPU (writes benchmarks/results/)"
+	@echo "make bench-rl         RL wall time and return against Stable-Baselines3 (same hyper-parameters)"
 	@echo "make venv             only create .venv and install minigrad with its dev extras"
 	@echo "make clean            remove .venv, caches and runs/"
 
@@ -56,6 +57,11 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q -e ".[bench]"
 	$(PY) -m benchmarks.run --device $(DEVICE) $(BENCH_ARGS)
+
+# make bench-rl [BENCH_ARGS="--only dqn_cartpole --seeds 1 2 3"]: RL wall time against Stable-Baselines3
+bench-rl: $(STAMP)
+	$(PY) -c "import stable_baselines3" 2>/dev/null || $(PY) -m pip install -q "torch==2.13.0" "stable-baselines3>=2.3"
+	$(PY) -m benchmarks.rl_wall $(BENCH_ARGS)
 
 demo: train-mlp
 
