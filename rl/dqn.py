@@ -309,6 +309,8 @@ def select_actions(args: Args, q_net: QNetwork, obs: np.ndarray, step: int, rng:
                    support: mg.Tensor | None, n_actions: int) -> tuple[np.ndarray, float]:
     """Actions (N,) for N observations, and the exploration parameter in force."""
     decay = args.exploration_fraction * args.total_timesteps
+    if args.noisy:
+        q_net.reset_noise()                          # a fresh draw of the weights' noise every step
     with mg.no_grad():
         q = q_values(q_net(mg.tensor(obs)), args.distributional, support).numpy()
     if args.noisy:                                   # NoisyNet explores through its weights
@@ -364,8 +366,8 @@ def main(argv=None) -> dict:
     def greedy(o: np.ndarray) -> np.ndarray:
         q_net.eval()
         with mg.no_grad():
-            out = q_net(mg.tensor(o.reshape(len(o), -1)))
-            a = q_values(out, args.distributional, support).numpy().argmax(1)
+            head = q_net(mg.tensor(o.reshape(len(o), -1)))
+            a = q_values(head, args.distributional, support).numpy().argmax(1)
         q_net.train()
         return a
 
