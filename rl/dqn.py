@@ -110,10 +110,14 @@ class Args:
     resume: bool = False
 
 
-# Tuned per environment (the RL Zoo's DQN settings as a starting point; see README "DQN" for what was
-# changed to make every seed succeed). Flags given on the command line override these.
+# Tuned per environment: the RL Zoo's DQN settings, plus, for CartPole, what made every seed succeed.
+# With the Zoo's settings alone (50k steps) 5 seeds evaluated to 500, 375, 72, 18 and 473: DQN's greedy
+# policy keeps oscillating between good and bad. Twice the steps with the learning rate annealed to 0,
+# Double DQN, and keeping the best of the periodic evaluations (every 5k steps, on their own episode
+# seeds) gave 500 on every seed. Flags given on the command line override these.
 PRESETS: dict[str, dict] = {
-    "CartPole-v1": dict(total_timesteps=50_000),
+    "CartPole-v1": dict(total_timesteps=100_000, anneal_lr=True, double=True, keep_best=True,
+                        eval_every=5000),
     "Acrobot-v1": dict(
         total_timesteps=100_000, learning_rate=6.3e-4, batch_size=128, buffer_size=50_000, learning_starts=0,
         target_network_frequency=250, train_frequency=4, gradient_steps=-1, exploration_fraction=0.12,

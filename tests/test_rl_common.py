@@ -216,10 +216,12 @@ def test_parse_args_from_dataclass():
     assert a.head == "none" and a.limit is None
     assert parse_args(Args, ["--limit", "5"]).limit == 5
     assert parse_args(Args, ["--limit", "none"]).limit is None
-    presets = {"Acrobot-v1": {"learning_rate": 0.5, "seed": 9}}
+    presets = {"Acrobot-v1": {"learning_rate": 0.5, "seed": 9}, "CartPole-v1": {"tensorboard": False}}
     p = parse_args(Args, ["--env-id", "Acrobot-v1", "--seed", "2"], presets=presets)
     assert (p.learning_rate, p.seed) == (0.5, 2)              # the preset's value, unless given explicitly
-    assert parse_args(Args, [], presets=presets).learning_rate == 1e-3
+    assert p.tensorboard                                      # the default env's preset does not leak
+    d = parse_args(Args, [], presets=presets)
+    assert d.learning_rate == 1e-3 and not d.tensorboard
     with pytest.raises(ValueError, match="unknown fields"):
         parse_args(Args, ["--env-id", "Acrobot-v1"], presets={"Acrobot-v1": {"nope": 1}})
     with pytest.raises(SystemExit):

@@ -33,13 +33,12 @@ def parse_args(cls: type[T], argv: Sequence[str] | None = None, description: str
     the ``--env-id`` given picks its preset, whose values replace the dataclass defaults; flags given on
     the command line still win (the RL Zoo's per-environment settings, CleanRL's explicit flags).
     """
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=description)
     hints = {f.name: f.type for f in dataclasses.fields(cls)}
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_ = f.metadata.get("help", " ")
+        help_ = (f.metadata.get("help", "") + " (default: %(default)s)").strip()
         annotation = hints[f.name]
         kind = annotation if isinstance(annotation, type) else _type_from_annotation(annotation, default)
         if kind is bool:
@@ -51,12 +50,15 @@ def parse_args(cls: type[T], argv: Sequence[str] | None = None, description: str
             optional = "None" in str(annotation)       # "int | None": the word none reads as None
             parser.add_argument(flag, default=default, help=help_, type=_optional(kind) if optional else kind)
     if presets:
+        for env_id, preset in presets.items():
+            unknown = set(preset) - set(hints)
+            if unknown:
+                raise ValueError(f"parse_args: preset for {env_id} names unknown fields {sorted(unknown)}")
+        defaults = {a.dest: a.default for a in parser._actions if a.dest != "help"}
+        parser.set_defaults(**presets.get(defaults.get("env_id"), {}))   # what --help shows
         known, _ = parser.parse_known_args(argv)
-        preset = presets.get(getattr(known, "env_id", None), {})
-        unknown = set(preset) - set(hints)
-        if unknown:
-            raise ValueError(f"parse_args: preset for {known.env_id} names unknown fields {sorted(unknown)}")
-        parser.set_defaults(**preset)
+        parser.set_defaults(**defaults)                                   # then the chosen env's preset only
+        parser.set_defaults(**presets.get(getattr(known, "env_id", None), {}))
     return cls(**vars(parser.parse_args(argv)))
 
 
