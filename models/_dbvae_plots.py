@@ -90,7 +90,7 @@ def alpha_sweep(rows: Sequence[dict], path: str | Path, rule: str) -> Path:
 
 
 def sampling_extremes(images: np.ndarray, rare: np.ndarray, probs: np.ndarray, path: str | Path,
-                      alpha: float, rule: str, n: int = 30, cols: int = 10) -> Path:
+                      alpha: float, rule: str, when: str = "", n: int = 30, cols: int = 10) -> Path:
     """The ``n`` training positives with the highest and the ``n`` with the lowest sampling probability;
     the rare (inverted) ones framed in red. images (N, 1, H, W), rare (N,) bool, probs (N,)."""
     order = np.argsort(-probs, kind="stable")
@@ -112,9 +112,8 @@ def sampling_extremes(images: np.ndarray, rare: np.ndarray, probs: np.ndarray, p
                     s.set_linewidth(2.5)
         sub.suptitle(f"the {n} {which} sampling probabilities: {int(rare[idx].sum())} of {n} are inverted "
                      f"digits (red frame); tile title: probability / uniform", fontsize=9)
-    fig.suptitle(f"training positives by DB-VAE sampling probability ({rule} rule, alpha {alpha:g}, latent "
-                 f"means of the trained encoder); inverted digits are {rare.mean():.1%} of the positives",
-                 fontsize=9)
+    fig.suptitle(f"training positives by DB-VAE sampling probability ({rule} rule, alpha {alpha:g}; {when})\n"
+                 f"inverted digits are {rare.mean():.1%} of the training positives", fontsize=9)
     return _save(fig, path)
 
 

@@ -197,7 +197,7 @@ class DebiasingSampler:
         self.alpha, self.rule, self.bins, self.device = alpha, rule, bins, device
         self.pos = np.flatnonzero(groups > NEGATIVE)
         self.neg = np.flatnonzero(groups == NEGATIVE)
-        self.probs: np.ndarray | None = None   # over self.pos, from the last epoch
+        self.probs: list[np.ndarray] = []   # per epoch: the probabilities of the positives self.pos
         self.history: list[dict] = []
 
     def __len__(self) -> int:
@@ -227,7 +227,7 @@ class DebiasingSampler:
             p = sampling_probabilities(self.latent_means(), self.alpha, self.bins, self.rule)
             drawn = self.pos[rng.choice(len(self.pos), size=len(self.pos), p=p)]
             order = rng.permutation(np.concatenate([drawn, self.neg]))
-        self.probs = p
+        self.probs.append(p)
         ratio = p[rare].mean() / p[~rare].mean() if rare.any() and (~rare).any() else float("nan")
         self.history.append({"epoch": len(self.history) + 1, "sampling_ratio": float(ratio),
                              "rare_share_expected": float(p[rare].sum()),
@@ -448,13 +448,20 @@ class DebiasingVAE(Experiment):
             final[k] = float(np.mean(v))
             if args.seeds > 1:
                 final[f"{k}_std"] = float(np.std(v, ddof=1))
-        final["rare_share_drawn"] = self.sampler.history[-1]["rare_share_drawn"]
+        hist = self.sampler.history   # the first seed's DB-VAE, epoch by epoch
+        final["sampling_ratio_epoch_mean"] = float(np.mean([h["sampling_ratio"] for h in hist]))
+        final["rare_share_drawn"] = float(np.mean([h["rare_share_drawn"] for h in hist]))
         if args.seeds > 1:
             _write_csv(out / "seeds.csv", [
                 {"metric": k, "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)),
                  **{f"seed{args.seed + i}": float(x) for i, x in enumerate(v)}} for k, v in per_seed.items()])
         _write_csv(out / "sampling.csv", self.sampler.history)
-        self.sweep = self.alpha_sweep(args, out, runs["baseline"][0]) if args.alpha_sweep else None
+        if args.alpha_sweep and args.debias:
+            main_row = {"alpha": args.alpha, **runs["dbvae"][0], "sampling_ratio": ratios[0],
+                        "rare_share_drawn": self.sampler.history[-1]["rare_share_drawn"]}
+            self.sweep = self.alpha_sweep(args, out, runs["baseline"][0], main_row)
+        else:
+            self.sweep = None
         return final
 
     @staticmethod
@@ -464,14 +471,17 @@ class DebiasingVAE(Experiment):
               f"rare {res['rare_recall']:.3f}  negatives {res['neg_recall']:.3f}  "
               f"precision {res['precision']:.3f}{extra}", flush=True)
 
-    def alpha_sweep(self, args: argparse.Namespace, out: Path, baseline: dict) -> list[dict]:
-        """A DB-VAE for every alpha of ``--alpha-sweep`` (first seed); the baseline as alpha = inf."""
-        rows = []
+    def alpha_sweep(self, args: argparse.Namespace, out: Path, baseline: dict, main_row: dict) -> list[dict]:
+        """A DB-VAE for every other alpha of ``--alpha-sweep`` (first seed); the baseline as alpha = inf."""
+        rows = [main_row]
         for alpha in (float(a) for a in args.alpha_sweep.split(",")):
+            if alpha == args.alpha:
+                continue
             _, res, hist = self.fit(args, args.seed, "dbvae", alpha)
             rows.append({"alpha": alpha, **res, "sampling_ratio": hist[-1]["sampling_ratio"],
                          "rare_share_drawn": hist[-1]["rare_share_drawn"]})
             self.report_line(f"alpha {alpha:g}", args.seed, res, rows[-1]["sampling_ratio"])
+        rows.sort(key=lambda r: r["alpha"])
         rows.append({"alpha": float("inf"), **baseline, "sampling_ratio": 1.0,
                      "rare_share_drawn": float("nan")})
         _write_csv(out / "alpha_sweep.csv", rows)
@@ -483,13 +493,20 @@ class DebiasingVAE(Experiment):
         rare = self.train_set.targets[pos] == RARE
         mu = DebiasingSampler(self.train_set.data, self.train_set.targets, model,
                               device=self.device).latent_means()
-        probs = sampling_probabilities(mu, args.alpha, args.bins, args.rule)
+        if args.debias:   # the probabilities the sampler used: the epoch that favoured the rare group most
+            ratios = [h["sampling_ratio"] for h in self.sampler.history]
+            epoch = int(np.argmax(ratios))
+            probs, when = self.sampler.probs[epoch], f"epoch {epoch + 1} of {len(ratios)}"
+            top_last = int(rare[np.argsort(-self.sampler.probs[-1])[:30]].sum())
+            when += f"; in the last epoch {top_last} of the top 30 are inverted"
+        else:
+            probs, when = sampling_probabilities(mu, args.alpha, args.bins, args.rule), "after training"
         note = (f"{args.rare_fraction:.0%} of the training positives inverted; "
                 f"{args.rule} rule, alpha {args.alpha:g}")
         files = [
             _plots.recall_bars(self.runs, out / "recall_bars.png", note),
             _plots.sampling_extremes(self.train_set.data[pos], rare, probs, out / "sampling_extremes.png",
-                                     args.alpha, args.rule),
+                                     args.alpha, args.rule, when),
             _plots.latent_histograms(mu, rare, out / "latent_histograms.png", args.bins),
             _plots.morph(model, self.test_set.data, self.test_set.targets, out / "morph.png", self.device),
         ]
