@@ -1,8 +1,8 @@
 """Debiasing variational autoencoder (DB-VAE, Amini et al. 2019): a detector that finds its own rare subgroup.
 
-    python -m models.dbvae                       # baseline and DB-VAE, one seed each (about a minute)
+    python -m models.dbvae                       # baseline, DB-VAE (and the ablation): one seed, ~1-2 min
     python -m models.dbvae --seeds 3             # mean +- std over seeds 0, 1, 2 (seeds.csv)
-    python -m models.dbvae --alpha-sweep 1e-3,1e-2,0.1,1      # the smoothing alpha (alpha_sweep.csv)
+    python -m models.dbvae --alpha-sweep 1e-4,1e-2,0.1,1,10   # the smoothing alpha (alpha_sweep.csv)
     python -m models.dbvae --rule product        # the paper's product rule instead of the lab's max rule
 
 The task, built offline with the structure of the paper's face detector. "Faces" (label 1) are the
@@ -34,6 +34,22 @@ q_j) and each positive is drawn with probability
 so the images in sparse regions of the latent space are seen more often; alpha -> infinity gives
 uniform sampling. The negatives are drawn uniformly. The baseline is the same encoder trained as a
 plain classifier (BCE only, every training image once per epoch).
+
+The subgroup is 1% of the training positives (40 of 4,000), not the 3% the issue suggested: with 120
+inverted digits the plain classifier already finds 96% of the inverted test digits (seed 0), which
+leaves nothing to debias. Brightness alone does not find them: the mean-intensity threshold that keeps
+95% of the inverted test digits also accepts 27% of the test negatives.
+
+What to expect (test recall of the inverted digits; the common digits stay at 99.6-100% everywhere,
+precision 99.5-99.8%): seed 0, the default run, baseline 63.2% -> DB-VAE 98.0% (+35 points). Over 15
+seeds (0-14) the baseline has 83.5 +- 13.4% (from 57% to 96%: whether a plain CNN generalises to the
+inverted digits depends on the seed), the DB-VAE 93.2 +- 3.9% (never below 83%): a gain of 9.7 +- 14.7
+points on average, 15 points or more on 5 of the 15 seeds. The same DB-VAE with alpha = 10 (the
+sampling weights flat: 1.00x) reaches 91.3 +- 5.8%, so on this task most of the gain comes from the
+VAE head and the draws, and the adaptive weights add 1.8 +- 7.3 points. The max rule reaches a
+sampling ratio of 10-13x in the first epochs and 1.5-4x at the end; the product rule gives
+30 of 30 inverted digits among the most probable images at alpha 0.3 but collapses for alpha <= 0.1
+(every draw an inverted digit: the common recall falls to 0).
 
 Outputs: the DB-VAE's epochs in metrics.csv; the final dict holds the per-group test recalls of both
 models (``rare_recall``, ``common_recall``, ``baseline_*``), ``rare_recall_gain``,
