@@ -108,6 +108,22 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def clipped_surrogate_loss(ratio: mg.Tensor, adv: mg.Tensor, clip: float) -> mg.Tensor:
+    """-E[min(r A, clip(r, 1 - eps, 1 + eps) A)], ratio and adv (B,). The min makes it a pessimistic
+    bound: once r has moved past 1 + eps (A > 0) or 1 - eps (A < 0) its gradient is zero."""
+    return mg.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - clip, 1.0 + clip)).mean()
+
+
+def adapt_kl_beta(beta: float, kl: float, kl_target: float) -> float:
+    """PPO1's penalty coefficient after an update whose mean KL(pi_old || pi) was ``kl``: doubled when
+    the policy moved too far (kl > 1.5 target), halved when it barely moved (kl < target / 1.5)."""
+    if kl > 1.5 * kl_target:
+        return beta * 2.0
+    if kl < kl_target / 1.5:
+        return beta / 2.0
+    return beta
+
+
 def ppo_update(args: Args, agent: ActorCritic, optimizer: mg.optim.Optimizer, buffer: RolloutBuffer,
                advantages: np.ndarray, returns: np.ndarray, clip: float, beta: float,
                rng: np.random.Generator) -> dict[str, float]:
@@ -137,7 +153,7 @@ def ppo_update(args: Args, agent: ActorCritic, optimizer: mg.optim.Optimizer, bu
             adv = mg.tensor(adv)
 
             if args.penalty == "clip":
-                pg_loss = mg.maximum(-adv * ratio, -adv * ratio.clamp(1.0 - clip, 1.0 + clip)).mean()
+                pg_loss = clipped_surrogate_loss(ratio, adv, clip)
                 kl = mg.tensor(0.0)
             else:
                 kl = old_dist[mb].kl(dist).mean()
@@ -217,11 +233,8 @@ def main(argv=None) -> dict:
             last_values = agent.value(mg.tensor(obs)).numpy()
         advantages, returns = buffer.compute_advantages(last_values, args.gamma, args.gae_lambda)
         stats = ppo_update(args, agent, optimizer, buffer, advantages, returns, clip, beta, rng)
-        if args.penalty == "kl":                    # PPO1's adaptive beta
-            if stats["kl"] > 1.5 * args.kl_target:
-                beta *= 2.0
-            elif stats["kl"] < args.kl_target / 1.5:
-                beta /= 2.0
+        if args.penalty == "kl":
+            beta = adapt_kl_beta(beta, stats["kl"], args.kl_target)
 
         ev = explained_variance(buffer.values.ravel(), returns.ravel())
         log.scalars(step, **{f"losses/{k}": v for k, v in stats.items()},
