@@ -256,7 +256,8 @@ def main(argv=None) -> dict:
                     **{"losses/value_loss": v_loss, "losses/explained_variance": ev,
                        "charts/SPS": log.steps_per_second(step)})
         if step // args.eval_every > (step - rollout) // args.eval_every:
-            log.evaluation(step, evaluate(agent.deterministic, args.env_id, args.eval_episodes, obs_norm=norm))
+            returns_eval = evaluate(agent.deterministic, args.env_id, args.eval_episodes, obs_norm=norm)
+            log.evaluation(step, returns_eval)
         if step // args.checkpoint_every > (step - rollout) // args.checkpoint_every:
             save_checkpoint(out / "last.ckpt", step, parts, rng)
     envs.close()
