@@ -166,9 +166,10 @@ class ActorCritic(nn.Module):
                  log_std_init: float = 0.0, ortho_init: bool = True) -> None:
         super().__init__()
         discrete = hasattr(action_space, "n")
-        self.kind = "categorical" if discrete else ("gaussian" if policy == "auto" else policy)
-        if discrete != (self.kind == "categorical"):
+        if policy not in ("auto", "categorical", "gaussian", "tanh") or \
+                (policy != "auto" and discrete != (policy == "categorical")):
             raise ValueError(f"ActorCritic: policy {policy!r} does not fit the action space {action_space}")
+        self.kind = "categorical" if discrete else ("gaussian" if policy == "auto" else policy)
         n_out = int(action_space.n) if discrete else int(np.prod(action_space.shape))
         if not discrete:
             self.low = np.asarray(action_space.low, np.float32)
