@@ -12,7 +12,8 @@ import pytest
 gym = pytest.importorskip("gymnasium")
 
 import minigrad as mg  # noqa: E402
-from rl import ppo, trpo  # noqa: E402
+from rl import a2c, ppo, reinforce, trpo  # noqa: E402
+from rl.common.envs import make_vec_env  # noqa: E402
 from rl.common.policies import (  # noqa: E402
     ActorCritic,
     CategoricalDist,
@@ -253,3 +254,41 @@ def test_ppo_resume_continues_the_step_count(tmp_path):
     ppo.main(["--total-timesteps", "256", *common])
     final = ppo.main(["--total-timesteps", "512", "--resume", *common])
     assert final["env_steps"] == 256                      # only the second half was run
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "value"])
+def test_reinforce_runs_with_each_baseline(tmp_path, baseline):
+    final = reinforce.main(["--total-timesteps", "400", "--batch-size", "200", "--baseline", baseline, *BOOK,
+                            "--out-dir", str(tmp_path), "--run-name", "r"])
+    assert final["env_steps"] >= 400
+
+
+@pytest.mark.parametrize("variant", [["--env-id", "CartPole-v1"], ["--env-id", "CartPole-v1", "--shared"],
+                                     ["--env-id", "Pendulum-v1", "--normalize-obs"]])
+def test_a2c_runs(tmp_path, variant):
+    final = a2c.main([*variant, "--total-timesteps", "400", *BOOK, "--out-dir", str(tmp_path),
+                      "--run-name", "r"])
+    assert final["env_steps"] == 400
+
+
+def test_reinforce_batches_are_whole_episodes_with_rewards_to_go():
+    envs = make_vec_env("CartPole-v1", n_envs=3, seed=0)
+    envs.reset(seed=0)
+    agent = ActorCritic(4, envs.single_action_space, [8])
+
+    class NoLog:
+        def episode(self, *a):
+            pass
+
+        def progress(self, *a):
+            pass
+
+    batch, step = reinforce.collect_episodes(envs, agent, 100, 1.0, False, 0, NoLog())
+    G = batch["returns"]
+    assert len(G) >= 100 and step % 3 == 0 and step >= len(G)
+    # with gamma = 1 and reward 1 a step, G counts down to 1 at every episode's last step
+    ends = np.flatnonzero(G == 1.0)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    assert ends[-1] == len(G) - 1
+    for s, e in zip(starts, ends):
+        np.testing.assert_array_equal(G[s:e + 1], np.arange(e - s + 1, 0, -1))
