@@ -12,7 +12,7 @@ import pytest
 gym = pytest.importorskip("gymnasium")
 
 import minigrad as mg  # noqa: E402
-from rl import a2c, ppo, reinforce, trpo  # noqa: E402
+from rl import a2c, pg_demos, ppo, reinforce, trpo, vpg  # noqa: E402
 from rl.common.envs import make_vec_env  # noqa: E402
 from rl.common.policies import (  # noqa: E402
     ActorCritic,
@@ -292,3 +292,20 @@ def test_reinforce_batches_are_whole_episodes_with_rewards_to_go():
     assert ends[-1] == len(G) - 1
     for s, e in zip(starts, ends):
         np.testing.assert_array_equal(G[s:e + 1], np.arange(e - s + 1, 0, -1))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_vpg_runs(tmp_path, env_id):
+    final = vpg.main(["--env-id", env_id, "--total-timesteps", "400", "--n-steps", "100", "--value-iters",
+                      "2", *BOOK, "--out-dir", str(tmp_path), "--run-name", "r"])
+    assert final["env_steps"] == 400
+
+
+def test_importance_sampling_demo():
+    # a distant proposal: with one sample the estimate is nearly always of the wrong sign
+    n, est = pg_demos.importance_sampling_estimates(1000, runs=200, seed=0)
+    assert n[0] == 1 and n[-1] == 1000
+    assert (est[:, 0] < 0).mean() > 0.9
+    # the proposal equal to the target: weights 1, the estimate is the running sample mean
+    n, est = pg_demos.importance_sampling_estimates(2000, runs=4, seed=0, mu_p=1.0, mu_q=1.0)
+    np.testing.assert_allclose(est[:, -1], 1.0, atol=0.1)
