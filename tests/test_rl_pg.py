@@ -309,3 +309,33 @@ def test_importance_sampling_demo():
     # the proposal equal to the target: weights 1, the estimate is the running sample mean
     n, est = pg_demos.importance_sampling_estimates(2000, runs=4, seed=0, mu_p=1.0, mu_q=1.0)
     np.testing.assert_allclose(est[:, -1], 1.0, atol=0.1)
+
+
+def test_collect_rollout_bootstraps_truncated_episodes_from_the_real_last_observation():
+    from rl.common.buffers import RolloutBuffer
+    from rl.common.policies import collect_rollout
+
+    class NoLog:
+        def episode(self, *a):
+            pass
+
+        def progress(self, *a):
+            pass
+
+    mg.manual_seed(0)
+    envs = make_vec_env("CartPole-v1", n_envs=2, seed=0, max_episode_steps=5)   # truncated at 5 steps
+    obs, _ = envs.reset(seed=0)
+    agent = ActorCritic(4, envs.single_action_space, [8])
+    buffer = RolloutBuffer(7, 2, (4,))
+    collect_rollout(envs, agent, buffer, obs.astype(np.float32), 0, NoLog())
+    np.testing.assert_array_equal(buffer.truncated[:, 0], [0, 0, 0, 0, 1, 0, 0])
+    # replay env 0's first episode: its real last observation, not the next episode's first one
+    env = gym.make("CartPole-v1", max_episode_steps=5)
+    env.reset(seed=0)
+    for a in buffer.actions[:5, 0]:
+        last, *_ = env.step(int(a))
+    with mg.no_grad():
+        v_last = agent.value(mg.tensor(np.asarray(last, np.float32)[None])).item()
+    assert buffer.final_values[4, 0] == pytest.approx(v_last, rel=1e-5)
+    assert not np.allclose(buffer.obs[5, 0], last)                 # the next row starts a new episode
+    assert np.all(buffer.final_values[buffer.truncated == 0] == 0)
