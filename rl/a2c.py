@@ -135,8 +135,7 @@ def main(argv=None) -> dict:
             log.scalars(step, **{"losses/policy_loss": pg_loss.item(), "losses/value_loss": v_loss.item(),
                                  "losses/entropy": entropy.item(),
                                  "losses/explained_variance": explained_variance(buffer.values.ravel(),
-                                                                                 returns.ravel()),
-                                 "charts/SPS": log.steps_per_second(step)})
+                                                                                 returns.ravel())})
         if step // args.eval_every > (step - rollout) // args.eval_every:
             returns_eval = evaluate(agent.deterministic, args.env_id, args.eval_episodes, obs_norm=norm)
             log.evaluation(step, returns_eval)

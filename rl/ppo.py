@@ -238,9 +238,8 @@ def main(argv=None) -> dict:
 
         ev = explained_variance(buffer.values.ravel(), returns.ravel())
         log.scalars(step, **{f"losses/{k}": v for k, v in stats.items()},
-                    **{"losses/explained_variance": ev,
-                       "charts/learning_rate": lr, "charts/clip": clip, "charts/kl_beta": beta,
-                       "charts/SPS": log.steps_per_second(step)})
+                    **{"losses/explained_variance": ev, "schedule/learning_rate": lr},
+                    **({"schedule/clip": clip} if args.penalty == "clip" else {"schedule/kl_beta": beta}))
         if step // args.eval_every > (step - rollout) // args.eval_every:
             returns_eval = evaluate(agent.deterministic, args.env_id, args.eval_episodes, obs_norm=norm)
             log.evaluation(step, returns_eval)

@@ -176,8 +176,7 @@ def main(argv=None) -> dict:
                 v_opt.step()
             v_loss = loss.item()
         log.scalars(step, **{"losses/policy_loss": pi_loss.item(), "losses/value_loss": v_loss,
-                             "losses/explained_variance": explained_variance(values, G),
-                             "charts/SPS": log.steps_per_second(step)})
+                             "losses/explained_variance": explained_variance(values, G)})
         if step // args.eval_every > prev // args.eval_every:
             log.evaluation(step, evaluate(agent.deterministic, args.env_id, args.eval_episodes))
         if step // args.checkpoint_every > prev // args.checkpoint_every:

@@ -253,8 +253,7 @@ def main(argv=None) -> dict:
                             rng)
         ev = explained_variance(buffer.values.ravel(), returns.ravel())
         log.scalars(step, **{f"losses/{k}": v for k, v in stats.items()},
-                    **{"losses/value_loss": v_loss, "losses/explained_variance": ev,
-                       "charts/SPS": log.steps_per_second(step)})
+                    **{"losses/value_loss": v_loss, "losses/explained_variance": ev})
         if step // args.eval_every > (step - rollout) // args.eval_every:
             returns_eval = evaluate(agent.deterministic, args.env_id, args.eval_episodes, obs_norm=norm)
             log.evaluation(step, returns_eval)
