@@ -87,8 +87,8 @@ PRESETS: dict[str, dict] = {
     "CartPole-v1": dict(total_timesteps=100_000),
     "Acrobot-v1": dict(total_timesteps=200_000, n_envs=4, n_steps=512, gae_lambda=0.95, normalize_obs=True,
                        eval_every=20_000),
-    "Pendulum-v1": dict(total_timesteps=300_000, n_envs=4, n_steps=1024, gamma=0.9, gae_lambda=0.95,
-                        normalize_obs=True, normalize_reward=True, max_kl=0.02, log_std_init=-0.5,
+    "Pendulum-v1": dict(total_timesteps=200_000, n_envs=4, n_steps=256, gamma=0.9, gae_lambda=0.95,
+                        normalize_obs=True, normalize_reward=True, max_kl=0.02, policy="tanh",
                         critic_batch_size=256, critic_epochs=10, eval_every=20_000),
 }
 
