@@ -2,8 +2,8 @@
 for discrete (Categorical) and continuous (diagonal Gaussian, or tanh-squashed) actions.
 
     python -m rl.ppo                                         # CartPole-v1, RL-Zoo hyper-parameters, 100k
-    python -m rl.ppo --env-id Acrobot-v1                     # preset: obs + reward normalisation
-    python -m rl.ppo --env-id Pendulum-v1                    # preset: Gaussian policy, gamma 0.9
+    python -m rl.ppo --env-id Acrobot-v1                     # preset: obs + reward normalisation, 200k
+    python -m rl.ppo --env-id Pendulum-v1                    # preset: tanh-squashed Gaussian, gamma 0.9
     python -m rl.ppo --penalty kl --kl-target 0.01           # PPO1: adaptive KL penalty instead of clipping
     python -m rl.benchmark ppo --env-id CartPole-v1 --seeds 5 -- --no-gif --no-tensorboard
 

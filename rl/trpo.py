@@ -3,7 +3,7 @@ Fisher-vector products, with a backtracking line search that enforces the KL con
 
     python -m rl.trpo                                       # CartPole-v1, 100k steps
     python -m rl.trpo --env-id Acrobot-v1                   # preset: normalised observations
-    python -m rl.trpo --env-id Pendulum-v1                  # preset: Gaussian policy, gamma 0.9
+    python -m rl.trpo --env-id Pendulum-v1                  # preset: tanh-squashed Gaussian, gamma 0.9
     python -m rl.benchmark trpo --env-id CartPole-v1 --seeds 5 -- --no-gif --no-tensorboard
 
 The problem. Maximise the surrogate L(theta) = E[pi_theta(a|s) / pi_old(a|s) A(s, a)] subject to
