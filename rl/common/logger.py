@@ -11,7 +11,7 @@ Files in ``run_dir``:
                     training episodes are rows with charts/episodic_return and charts/episodic_length
     events.out.*    TensorBoard events (tensorboardX), so ``tensorboard --logdir runs`` shows every run
     curves.png      the training return (each episode and a moving average), evaluations with their
-                    spread, and up to three other logged curves (losses)
+                    spread, and up to three other logged curves (losses/* first)
     summary.json    the configuration, ``final`` (the numbers the run is judged by) and the files
 TensorBoard is optional: without tensorboardX (or with ``tensorboard=False``) the rest still works.
 """
@@ -179,7 +179,9 @@ def plot_curves(rows: list[dict[str, float]], path: Path, title: str = "") -> bo
     except ImportError:
         return False
     special = {EPISODE_RETURN, EPISODE_LENGTH, EVAL_MEAN, EVAL_STD, "step"}
-    others = sorted({k for r in rows for k in r} - special)[:3]
+    # the losses first (they say most about a run), then anything else, the steps-per-second last
+    rank = lambda k: (not k.startswith("losses/"), k.endswith("SPS"), k)
+    others = sorted({k for r in rows for k in r} - special, key=rank)[:3]
     from matplotlib.ticker import EngFormatter
 
     fig, axes = plt.subplots(1, 1 + len(others), figsize=(5.5 * (1 + len(others)), 3.8), squeeze=False)
