@@ -36,7 +36,7 @@ CASES: dict[str, tuple] = {
         "PPO", dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                     ent_coef=0.0, learning_rate="linear 1e-3", clip_range="linear 0.2")),
     "dqn_cartpole": (
-        "CartPole-v1", 50_000, "dqn", [],
+        "CartPole-v1", 50_000, "dqn", ["--no-double", "--no-anneal-lr", "--no-keep-best"],  # plain, as SB3
         "DQN", dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000,
                     gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
                     exploration_fraction=0.16, exploration_final_eps=0.04,
