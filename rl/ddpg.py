@@ -128,7 +128,10 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """Polyak averaging, theta^- <- tau theta + (1 - tau) theta^- (tau = 1: a copy)."""
     with mg.no_grad():
         for t, p in zip(target.parameters(), source.parameters()):
-            t.lerp_(p, tau)
+            if tau >= 1.0:
+                t.copy_(p)
+            else:
+                t.lerp_(p, tau)             # t + tau (p - t)
 
 
 def to_env(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -250,10 +253,12 @@ def main(argv=None) -> dict:
                 q_loss.backward()
                 critic_opt.step()
 
+                critic.requires_grad_(False)           # the critic only passes the gradient to the action
                 pi_loss = actor_loss(mg.tensor(batch.obs), actor, critic)
                 actor_opt.zero_grad()
                 pi_loss.backward()
                 actor_opt.step()
+                critic.requires_grad_(True)
                 soft_update(critic_target, critic, args.tau)
                 soft_update(actor_target, actor, args.tau)
             if step % 100 < args.n_envs:

@@ -234,15 +234,14 @@ def main(argv=None) -> dict:
                 updates += 1
 
                 if updates % args.policy_frequency == 0:
-                    # the critics only pass the gradient on to the action here: freeze their weights
-                    for p in [*q1.parameters(), *q2.parameters()]:
-                        p.requires_grad_(False)
+                    q1.requires_grad_(False)       # the critics only pass the gradient on to the action
+                    q2.requires_grad_(False)
                     pi_loss, logp = actor_loss(mg.tensor(batch.obs), actor, q1, q2, alpha)
                     actor_opt.zero_grad()
                     pi_loss.backward()
                     actor_opt.step()
-                    for p in [*q1.parameters(), *q2.parameters()]:
-                        p.requires_grad_(True)
+                    q1.requires_grad_(True)
+                    q2.requires_grad_(True)
                     if args.autotune:
                         a_loss = alpha_loss(temperature, logp, target_entropy)
                         alpha_opt.zero_grad()
