@@ -12,10 +12,11 @@ with L(s) lower-triangular and a positive (exponentiated) diagonal, so P is posi
 and argmax_a Q(s, a) = mu(s), max_a Q(s, a) = V(s). One network outputs V, mu and the entries of L.
 The target needs only V of a slowly moving copy (Polyak averaging, as DDPG):
 
-    y = r + gamma (1 - terminated) V(s'; theta^-),   L(theta) = mean (Q(s, a; theta) - y)^2
+    y = r + gamma (1 - terminated) V(s'; theta^-),   L(theta) = mean (Q(s, a; theta) - y)^2 + box penalty
 
 Exploration adds Gaussian (or Ornstein-Uhlenbeck) noise to mu(s); the first ``learning_starts`` steps act
-uniformly at random. Actions live in [-1, 1]^A (mu ends in tanh) and ``to_env`` maps them to the box.
+uniformly at random. Actions live in [-1, 1]^A (mu + noise is clipped there; mu itself is kept in the box
+by a penalty, see ``box_penalty``) and ``to_env`` maps them to the environment's box.
 Writes runs/naf_<env>_s<seed>/: metrics.csv, TensorBoard events, curves.png, summary.json (final:
 deterministic evaluation of mu(s)), episode.gif, last.ckpt.
 """
@@ -55,6 +56,8 @@ class Args:
     learning_starts: int = field(default=1000, metadata={"help": "uniformly random steps before learning"})
     gradient_steps: int = field(default=1, metadata={"help": "updates per environment step"})
     max_grad_norm: float = 10.0
+    loss: str = field(default="mse", metadata={"help": "mse or huber"})
+    box_penalty: float = field(default=1.0, metadata={"help": "weight of relu(|mu| - 1)^2"})
     hidden: list = field(default_factory=lambda: [64, 64])
     # --- exploration
     noise: str = field(default="normal", metadata={"help": "normal or ou (Ornstein-Uhlenbeck)"})
@@ -80,8 +83,9 @@ PERIODIC_EVAL_SEED = 50_000
 
 
 class NAFNetwork(nn.Module):
-    """obs (B, obs_dim) -> V (B,), mu (B, A) in (-1, 1), L (B, A, A) lower-triangular with a positive
-    diagonal; ``q(obs, actions)`` -> (B,). A shared ReLU trunk and three linear heads."""
+    """obs (B, obs_dim) -> V (B,), mu (B, A), L (B, A, A) lower-triangular with a positive diagonal;
+    ``q(obs, actions)`` -> (B,). A shared ReLU trunk and three linear heads. mu is not squashed (see
+    ``box_penalty``); acting clips mu + noise to the box."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]) -> None:
         super().__init__()
@@ -102,7 +106,7 @@ class NAFNetwork(nn.Module):
         raw = self.l_entries(h)                                             # (B, A(A+1)/2)
         entries = raw + self.diag_mask * (raw.clamp(-10.0, 5.0).exp() - raw)   # exp on the diagonal only
         L = (entries @ self.place).reshape(-1, self.act_dim, self.act_dim)
-        return self.value(h)[:, 0], self.mu(h).tanh(), L
+        return self.value(h)[:, 0], self.mu(h), L
 
     def q(self, obs: mg.Tensor, actions: mg.Tensor) -> mg.Tensor:
         v, mu, L = self(obs)
@@ -117,13 +121,25 @@ def advantage(actions: mg.Tensor, mu: mg.Tensor, L: mg.Tensor) -> mg.Tensor:
     return -0.5 * (lt_d * lt_d).sum(-1)
 
 
+def box_penalty(mu: mg.Tensor) -> mg.Tensor:
+    """mean_d relu(|mu_d| - 1)^2: pulls mu back into the action box.
+
+    Why it is needed: near an edge of the box the clipped exploration actions all lie on one side of mu,
+    and while Q overestimates (early on, Q > y) the TD gradient pushes mu away from them, out of the box,
+    where the data can no longer pull it back (a tanh on mu saturates the same way: 2 of 5 Pendulum
+    seeds froze at an edge). Inside the box the penalty is zero, so argmax_a Q = mu is unchanged there."""
+    return (mu.abs() - 1.0).relu().pow(2).sum(-1).mean()
+
+
 def naf_loss(args: Args, batch: Batch, net: NAFNetwork, target: NAFNetwork) -> tuple[mg.Tensor, float]:
     """Mean squared TD error against r + gamma (1 - terminated) V'(s'), and the mean Q(s, a)."""
     with mg.no_grad():
         next_v = target(mg.tensor(batch.next_obs))[0]
         y = mg.tensor(batch.rewards) + args.gamma * (1.0 - mg.tensor(batch.terminated)) * next_v
-    q = net.q(mg.tensor(batch.obs), mg.tensor(batch.actions))
-    return F.mse_loss(q, y), float(q.detach().mean().item())
+    v, mu, L = net(mg.tensor(batch.obs))
+    q = v + advantage(mg.tensor(batch.actions), mu, L)
+    td = F.huber_loss(q, y) if args.loss == "huber" else F.mse_loss(q, y)
+    return td + args.box_penalty * box_penalty(mu), float(q.detach().mean().item())
 
 
 def main(argv=None) -> dict:

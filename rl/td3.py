@@ -76,7 +76,7 @@ class Args:
 PRESETS: dict[str, dict] = {
     "Pendulum-v1": dict(total_timesteps=20_000, hidden=[64, 64]),
     "MountainCarContinuous-v0": dict(total_timesteps=300_000, noise="ou", exploration_noise=0.5,
-                                     learning_starts=10_000, buffer_size=300_000, gamma=0.99),
+                                     learning_starts=100, gamma=0.99, hidden=[64, 64]),
 }
 
 PERIODIC_EVAL_SEED = 50_000

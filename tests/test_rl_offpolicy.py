@@ -112,6 +112,14 @@ def test_naf_quadratic_form():
             assert np.all(adv <= 0) and np.all(net.q(obs, mg.tensor(a)).numpy() <= v.numpy() + 1e-6)
 
 
+def test_naf_box_penalty_is_zero_inside_and_pulls_back_from_outside():
+    mu = mg.tensor([[0.3, -1.0], [1.5, -2.0]], requires_grad=True)
+    pen = naf.box_penalty(mu)
+    assert pen.item() == pytest.approx((0.5 ** 2 + 1.0 ** 2) / 2)       # rows summed, then the mean
+    pen.backward()
+    np.testing.assert_allclose(mu.grad.numpy(), [[0.0, 0.0], [0.5, -1.0]])   # descent moves mu inward
+
+
 def test_polyak_update():
     a, b = ddpg.QNetwork(3, 1, [4]), ddpg.QNetwork(3, 1, [4])
     before = [p.numpy().copy() for p in b.parameters()]
