@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 DEVICE ?= cpu
 MODELS := $(filter-out __init__ harness plots run_all,$(basename $(notdir $(wildcard models/*.py))))
-RL_ALGOS := $(filter-out __init__ benchmark,$(basename $(notdir $(wildcard rl/*.py))))
+RL_ALGOS := $(filter-out __init__ benchmark profile_sac,$(basename $(notdir $(wildcard rl/*.py))))
 LINT_DIRS := $(wildcard minigrad models rl benchmarks tests)
 PYTEST_ARGS ?=
 
