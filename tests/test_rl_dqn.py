@@ -184,3 +184,14 @@ def test_resume_restores_networks_optimizer_and_replay(tmp_path):
     assert len(state["parts"]["buffer"]["rewards"]) == 600            # the replay memory travels too
     final = dqn.main([*args, "--resume", "--total-timesteps", "800"])
     assert final["env_steps"] == 200
+
+
+def test_same_seed_same_curve(tmp_path):
+    from rl.common.logger import read_metrics
+
+    rows = []
+    for name in ("a", "b"):
+        dqn.main([*SMOKE, "--double", "--prioritized", "--out-dir", str(tmp_path), "--run-name", name])
+        rows.append([{k: v for k, v in r.items() if k != "charts/SPS"}
+                     for r in read_metrics(tmp_path / name / "metrics.csv")])
+    assert rows[0] == rows[1] and any("losses/td_loss" in r for r in rows[0])
