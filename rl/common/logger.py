@@ -202,7 +202,8 @@ def plot_curves(rows: list[dict[str, float]], path: Path, title: str = "") -> bo
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
     ax.set_title(title or "return")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:        # a run too short to finish an episode has nothing to label
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     for ax, key in zip(axes[0, 1:], others):
         ks, kv = column(rows, key)
