@@ -42,8 +42,9 @@ from rl.common.args import parse_args, run_dir
 from rl.common.buffers import Batch, ReplayBuffer
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import finished_episodes, make_vec_env, real_next_obs
-from rl.common.evaluate import evaluate, record_gif
-from rl.common.logger import RunLogger, final_metrics
+from rl.common.evaluate import evaluate
+from rl.common.finish import finish_run
+from rl.common.logger import RunLogger
 from rl.common.seeding import seed_everything
 
 
@@ -273,15 +274,7 @@ def main(argv=None) -> dict:
     envs.close()
 
     seconds = time.time() - t0
-    final = final_metrics(evaluate(deterministic, args.env_id, args.eval_episodes), step - start, seconds)
-    files = [save_checkpoint(out / "last.ckpt", step, parts, rng)]
-    if args.gif:
-        files.append(record_gif(deterministic, args.env_id, out / "episode.gif"))
-    summary = log.close(final, files)
-    print(f"ddpg {args.env_id} seed {args.seed}: eval return {final['eval_return_mean']:.1f} ± "
-          f"{final['eval_return_std']:.1f} over {final['eval_episodes']} episodes after {step} steps "
-          f"({seconds:.0f} s); {out}")
-    return summary["final"]
+    return finish_run("ddpg", args, log, out, deterministic, step, step - start, seconds, parts, rng)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,9 @@ from rl.common.args import parse_args, run_dir
 from rl.common.buffers import NStepReturns, PrioritizedReplayBuffer, ReplayBuffer
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import finished_episodes, make_vec_env, real_next_obs
-from rl.common.evaluate import evaluate, record_gif
-from rl.common.logger import RunLogger, final_metrics
+from rl.common.evaluate import evaluate
+from rl.common.finish import finish_run
+from rl.common.logger import RunLogger
 from rl.common.seeding import seed_everything
 
 
@@ -431,17 +432,8 @@ def main(argv=None) -> dict:
     seconds = time.time() - t0
     if args.keep_best and best[2] is not None:
         q_net.load_state_dict(best[2])
-    final = final_metrics(evaluate(greedy, args.env_id, args.eval_episodes), step - start, seconds)
-    if args.keep_best:
-        final["selected_step"] = int(best[1])
-    files = [save_checkpoint(out / "last.ckpt", step, parts, rng)]
-    if args.gif:
-        files.append(record_gif(greedy, args.env_id, out / "episode.gif"))
-    summary = log.close(final, files)
-    print(f"dqn {args.env_id} seed {args.seed}: eval return {final['eval_return_mean']:.1f} ± "
-          f"{final['eval_return_std']:.1f} over {final['eval_episodes']} episodes after {step} steps "
-          f"({seconds:.0f} s); {out}")
-    return summary["final"]
+    return finish_run("dqn", args, log, out, greedy, step, step - start, seconds, parts, rng,
+                      final_extra={"selected_step": int(best[1])} if args.keep_best else None)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ import minigrad as mg
 from rl.common.args import parse_args, run_dir
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import RunningMeanStd, finished_episodes, make_vec_env
-from rl.common.evaluate import evaluate, record_gif
-from rl.common.logger import RunLogger, final_metrics
+from rl.common.evaluate import evaluate
+from rl.common.finish import finish_run
+from rl.common.logger import RunLogger
 from rl.common.policies import ActorCritic, explained_variance
 from rl.common.returns import discounted_returns
 from rl.common.seeding import seed_everything
@@ -185,17 +186,8 @@ def main(argv=None) -> dict:
     envs.close()
 
     seconds = time.time() - t0
-    final = final_metrics(evaluate(agent.deterministic, args.env_id, args.eval_episodes), step - start,
-                          seconds)
-    files = [save_checkpoint(out / "last.ckpt", step, parts, rng,
-                             extra={"return_stats": return_stats.state_dict()})]
-    if args.gif:
-        files.append(record_gif(agent.deterministic, args.env_id, out / "episode.gif"))
-    summary = log.close(final, files)
-    print(f"reinforce {args.env_id} seed {args.seed}: eval return {final['eval_return_mean']:.1f} ± "
-          f"{final['eval_return_std']:.1f} over {final['eval_episodes']} episodes after {step} steps "
-          f"({seconds:.0f} s); {out}")
-    return summary["final"]
+    return finish_run("reinforce", args, log, out, agent.deterministic, step, step - start, seconds, parts,
+                      rng, checkpoint_extra={"return_stats": return_stats.state_dict()})
 
 
 if __name__ == "__main__":
