@@ -7,8 +7,10 @@
 A model is any module ``models/<name>.py`` that defines ``main(argv) -> dict`` (the final metrics).
 ``--quick`` checks that each one ran, wrote its files (metrics.csv, curves.png, the checkpoints,
 summary.json and its pictures) and that its training loss went down. ``--check-targets`` also
-checks each module's ``TARGET``: ``("test_acc", ">=", 0.97)``, or a list of such triples.
-The exit status is non-zero when any check fails.
+checks each module's ``TARGET``: ``("test_acc", ">=", 0.97)``, or a list of such triples, and then
+runs the module's other configurations with targets, ``EXTRA_TARGET_RUNS = {"label": (["--flag",
+"value"], [triples])}``, each into runs/<name>-<label> (``--only name`` runs them all,
+``--only name-label`` one of them). The exit status is non-zero when any check fails.
 """
 
 from __future__ import annotations
@@ -55,11 +57,21 @@ def discover() -> list[str]:
                   if not m.name.startswith("_") and m.name not in NOT_MODELS)
 
 
-def _targets(module: Any) -> list[tuple[str, str, float]]:
-    t = getattr(module, "TARGET", None)
+def _as_triples(t: Any) -> list[tuple[str, str, float]]:
     if t is None:
         return []
     return [t] if isinstance(t[0], str) else list(t)
+
+
+def _targets(module: Any) -> list[tuple[str, str, float]]:
+    return _as_triples(getattr(module, "TARGET", None))
+
+
+def extra_runs(name: str) -> dict[str, tuple[list[str], list[tuple[str, str, float]]]]:
+    """``{label: (extra argv, targets)}`` of a model's non-default configurations (``EXTRA_TARGET_RUNS``)."""
+    module = importlib.import_module(f"models.{name}")
+    runs = getattr(module, "EXTRA_TARGET_RUNS", None) or {}
+    return {label: (list(argv), _as_triples(t)) for label, (argv, t) in runs.items()}
 
 
 def check_files(out: Path, res: Result) -> None:
@@ -88,8 +100,7 @@ def check_loss_decreased(out: Path, res: Result) -> None:
         res.notes.append(f"train_loss {first:.3g} -> {last:.3g}")
 
 
-def check_targets(module: Any, final: dict, res: Result) -> None:
-    targets = _targets(module)
+def check_targets(targets: list[tuple[str, str, float]], final: dict, res: Result) -> None:
     if not targets:
         res.notes.append("no TARGET")
     for key, op, value in targets:
@@ -101,19 +112,25 @@ def check_targets(module: Any, final: dict, res: Result) -> None:
             res.notes.append(f"{key} = {final[key]:.4g} ({op} {value} ok)")
 
 
-def run_one(name: str, argv: list[str], out: Path, quick: bool) -> Result:
-    res = Result(name)
+def run_one(name: str, argv: list[str], out: Path, quick: bool, label: str | None = None) -> Result:
+    """Run ``models.<name>`` (its ``EXTRA_TARGET_RUNS[label]`` configuration if label is given); check it."""
+    res = Result(name if label is None else f"{name}-{label}")
     t0 = time.perf_counter()
     try:
         module = importlib.import_module(f"models.{name}")
         if not callable(getattr(module, "main", None)):
             res.notes.append("no main(argv): skipped")
             return res
+        targets = _targets(module)
+        if label is not None:
+            extra_argv, targets = extra_runs(name)[label]
+            argv = [*argv, *extra_argv]
+            res.notes.append(" ".join(extra_argv))
         final = module.main([*argv, "--out", str(out)])
         check_files(out, res)
         check_loss_decreased(out, res)
         if not quick:
-            check_targets(module, final or {}, res)
+            check_targets(targets, final or {}, res)
     except (Exception, SystemExit) as e:  # a crash of one model must not stop the others
         res.fail(f"{type(e).__name__}: {e}")
         traceback.print_exc()
@@ -131,14 +148,33 @@ def run_models(names: list[str] | None = None, quick: bool = True, out_root: str
         out_root = tmp or "runs"
     results = []
     try:
-        for name in names:
-            print(f"\n=== {name} {'(quick)' if quick else ''} ===", flush=True)
+        for name, label in _expand(names, quick):
+            title = name if label is None else f"{name}-{label}"
+            print(f"\n=== {title} {'(quick)' if quick else ''} ===", flush=True)
             argv = ["--device", device] + (["--quick"] if quick else [])
-            results.append(run_one(name, argv, Path(out_root) / name, quick))
+            results.append(run_one(name, argv, Path(out_root) / title, quick, label))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return results
+
+
+def _expand(names: list[str], quick: bool) -> list[tuple[str, str | None]]:
+    """(model, extra-run label or None) pairs: ``--check-targets`` adds each model's extra configurations;
+    a name ``model-label`` selects one of them."""
+    known = set(discover())
+    pairs: list[tuple[str, str | None]] = []
+    for name in names:
+        if name not in known and "-" in name and name.split("-", 1)[0] in known:
+            model, label = name.split("-", 1)
+            if label not in extra_runs(model):
+                raise SystemExit(f"run_all: models.{model} has no EXTRA_TARGET_RUNS entry {label!r}")
+            pairs.append((model, label))
+            continue
+        pairs.append((name, None))
+        if not quick and name in known:
+            pairs += [(name, label) for label in extra_runs(name)]
+    return pairs
 
 
 def print_summary(results: list[Result]) -> None:

@@ -139,6 +139,8 @@ from .harness import Experiment, run
 TARGET = ("test_iw_nll", "<=", 103.0)        # default run: MLP, Bernoulli, mnist5k, IW k = 1000
 TARGET_CONV = ("test_iw_nll", "<=", 99.0)    # --arch conv
 TARGET_DIGITS = ("test_iw_nll", "<=", 23.4)  # --dataset digits
+EXTRA_TARGET_RUNS = {"conv": (["--arch", "conv"], TARGET_CONV),
+                     "digits": (["--dataset", "digits"], TARGET_DIGITS)}
 
 LIKELIHOODS = ("bernoulli", "gaussian", "l1")
 CONV_EPOCHS = 100        # the default --epochs of --arch conv (the MLP's: 200)

@@ -26,6 +26,16 @@ def test_discover_finds_the_models() -> None:
     assert not {"harness", "plots", "run_all"} & set(names)
 
 
+def test_check_targets_also_runs_the_extra_configurations() -> None:
+    pairs = run_all._expand(["vae", "mlp"], quick=False)
+    assert pairs[0] == ("vae", None) and ("vae", "conv") in pairs and ("vae", "digits") in pairs
+    assert ("mlp", None) in pairs
+    assert run_all._expand(["vae"], quick=True) == [("vae", None)]      # --quick: the default run only
+    assert run_all._expand(["vae-digits"], quick=False) == [("vae", "digits")]
+    with pytest.raises(SystemExit, match="no EXTRA_TARGET_RUNS entry 'nope'"):
+        run_all._expand(["vae-nope"], quick=False)
+
+
 def test_all_models_quick(tmp_path) -> None:
     """``python -m models.run_all --quick``: each model runs, writes its files, and its loss goes down."""
     results = run_all.run_models(quick=True, out_root=tmp_path)
