@@ -537,7 +537,7 @@ if mg.cuda_is_available():
 
 # Entries for nn layers, convolution and recurrent kernels live in their own files.
 _MODULES = ("opdb_nn", "opdb_conv", "opdb_rnn", "opdb_inplace", "opdb_linalg", "opdb_dist", "opdb_attention",
-            "opdb_custom")
+            "opdb_custom", "opdb_flows")
 for _mod in _MODULES:
     try:
         __import__(_mod)

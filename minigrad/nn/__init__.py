@@ -76,3 +76,20 @@ from .transformer import (  # noqa: E402
 
 __all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
             "TransformerDecoderLayer"]
+
+# normalizing-flow layers
+from .flows import (  # noqa: E402
+    ActNorm,
+    AdditiveCoupling,
+    AffineCoupling,
+    FlowModule,
+    FlowSequential,
+    InvConv1x1,
+    LogitTransform,
+    MultiScaleFlow,
+    Squeeze,
+    Unsqueeze,
+)
+
+__all__ += ["FlowModule", "FlowSequential", "AdditiveCoupling", "AffineCoupling", "Squeeze", "Unsqueeze",
+            "MultiScaleFlow", "ActNorm", "InvConv1x1", "LogitTransform"]
