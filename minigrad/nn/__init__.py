@@ -76,3 +76,7 @@ from .transformer import (  # noqa: E402
 
 __all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
             "TransformerDecoderLayer"]
+
+from . import gan_losses  # noqa: E402  (GAN-family losses: minigrad.nn.gan_losses)
+
+__all__ += ["gan_losses"]
