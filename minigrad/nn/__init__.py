@@ -93,3 +93,7 @@ from .flows import (  # noqa: E402
 
 __all__ += ["FlowModule", "FlowSequential", "AdditiveCoupling", "AffineCoupling", "Squeeze", "Unsqueeze",
             "MultiScaleFlow", "ActNorm", "InvConv1x1", "LogitTransform"]
+
+from . import gan_losses  # noqa: E402  (GAN-family losses: minigrad.nn.gan_losses)
+
+__all__ += ["gan_losses"]

@@ -83,3 +83,8 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
             p.array[...] = vec.array[k:k + n].reshape(p.shape).astype(p.dtype, copy=False)
             p._bump_version()
             k += n
+
+
+from .spectral_norm import SpectralNorm, remove_spectral_norm, spectral_norm  # noqa: E402
+
+__all__ += ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]

@@ -1,0 +1,315 @@
+"""The 2-D GAN lab: the same small MLPs trained with each GAN loss on a ring of 8 Gaussians, a 5x5 grid of
+25 Gaussians and two moons, several seeds each; mode coverage measured as in the PacGAN/VEEGAN papers.
+
+    python -m models.gan_toy                                  # default: ring + grid, 3 methods, 5 seeds
+    python -m models.gan_toy --methods all --datasets ring,grid,moons   # the full table (long)
+    python -m models.gan_toy --quick                          # seconds (smoke test)
+
+Networks (h = --hidden, 64): G 2 -> h -> h -> h -> 2 (ReLU), z ~ N(0, I_2); D 2 -> h -> h -> h -> 1 (ReLU;
+for EBGAN an autoencoder 2 -> h -> h -> 2 -> h -> h -> 2). Batch 256. The networks see data / SCALE;
+both learning rates decay linearly to 0 over the run. Each method's optimizer and
+k (critic steps per generator step) are in METHODS. Metrics on 2,500 samples of G after training:
+``modes``, ``high_quality``, ``reverse_kl`` (models/_toy2d.py), mean +- standard error over the seeds.
+
+Outputs in runs/gan_toy/: summary.json (per method x dataset: mean, s.e. and per-seed values),
+table.md, metrics.csv (one row per evaluation point: the D/G losses and metrics, means over seeds),
+curves.png (D and G losses), samples_<dataset>.png (samples over the data at several points of training,
+the discriminator's contour under them), ring.gif (training on the ring), last.ckpt / final.ckpt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import nn, optim
+from minigrad.nn.utils import spectral_norm
+from minigrad.serialization import load, save
+
+from . import _gan_toy_plots as plots
+from ._gan_trainer import GAN_LOSSES, GANTrainer
+from ._toy2d import DATASETS, energy_distance, mean_and_se, mode_metrics, sample
+
+# method -> loss (a key of GAN_LOSSES, or "ebgan"), optimizer, k, extras
+METHODS: dict[str, dict[str, Any]] = {
+    "gan": dict(loss="gan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1),
+    "mmgan": dict(loss="mmgan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1),
+    "lsgan": dict(loss="lsgan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1),
+    "wgan": dict(loss="wgan", opt="rmsprop", lr=5e-4, k=5),
+    "wgan_gp": dict(loss="wgan_gp", opt="adam", lr=1e-3, betas=(0.5, 0.9), k=5),
+    "hinge_sn": dict(loss="hinge", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1, sn=True),
+    "pacgan2": dict(loss="gan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1, pack=2),
+    "ebgan": dict(loss="ebgan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1, margin=0.1),
+    **{f"fgan_{d}": dict(loss=f"fgan_{d}", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1)
+       for d in ("kl", "reverse_kl", "js", "pearson", "hellinger")},
+}
+DEFAULT_METHODS = ("gan", "lsgan", "pacgan2")
+# the networks see data / SCALE (the grid's modes at +-4 become +-1); samples are scaled back for metrics
+SCALE = {"ring": 1.0, "grid": 4.0, "moons": 1.0}
+N_EVAL = 2500
+
+# the best default method must reach the issue's targets on both datasets (mean over the seeds)
+TARGET = [("ring/best_modes", ">=", 8.0), ("ring/best_high_quality", ">=", 0.90),
+          ("ring/best_reverse_kl", "<=", 0.10), ("grid/best_modes", ">=", 24.0),
+          ("grid/best_high_quality", ">=", 0.90), ("grid/best_reverse_kl", "<=", 0.15)]
+
+
+def mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers of the given widths with ReLU between them."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Packed(nn.Module):
+    """PacGAN's discriminator: m samples (N, d) are joined into N/m rows (N/m, m d) before ``net``."""
+
+    def __init__(self, net: nn.Module, pack: int) -> None:
+        super().__init__()
+        self.net, self.pack = net, pack
+
+    def forward(self, x: mg.Tensor) -> mg.Tensor:
+        return self.net(x.reshape(x.shape[0] // self.pack, -1))
+
+
+def build(method: str, dataset: str, seed: int, hidden: int, batch_size: int,
+          decay_steps: int | None = None) -> GANTrainer:
+    """A fresh trainer for one (method, dataset, seed): networks initialised from ``seed``."""
+    cfg = METHODS[method]
+    mg.manual_seed(seed)
+    g = mlp([2, hidden, hidden, hidden, 2])
+    pack = cfg.get("pack", 1)
+    if cfg["loss"] == "ebgan":
+        d = mlp([2, hidden, hidden, 2, hidden, hidden, 2])
+    else:
+        d = mlp([2 * pack, hidden, hidden, hidden, 1])
+        if cfg.get("sn"):
+            for m in d:
+                if isinstance(m, nn.Linear):
+                    spectral_norm(m)
+        if pack > 1:
+            d = Packed(d, pack)
+    if cfg["opt"] == "adam":
+        opt_g = optim.Adam(g.parameters(), lr=cfg["lr"], betas=cfg["betas"])
+        opt_d = optim.Adam(d.parameters(), lr=cfg["lr"], betas=cfg["betas"])
+    else:
+        opt_g = optim.RMSprop(g.parameters(), lr=cfg["lr"])
+        opt_d = optim.RMSprop(d.parameters(), lr=cfg["lr"])
+    loss = None if cfg["loss"] == "ebgan" else GAN_LOSSES[cfg["loss"]]
+    scale = SCALE[dataset]
+    return GANTrainer(g, d, opt_g, opt_d, loss, lambda n, rng: sample(dataset, n, rng) / scale, z_dim=2,
+                      batch_size=batch_size, n_critic=cfg["k"], seed=seed,
+                      energy_margin=cfg.get("margin"), decay_steps=decay_steps)
+
+
+def evaluate(trainer: GANTrainer, dataset: str, seed: int) -> tuple[dict[str, float], np.ndarray]:
+    """Metrics of 2,500 samples of G from a fixed noise (seeded by ``seed``); returns (metrics, samples)."""
+    x = trainer.generate(trainer.noise(N_EVAL, np.random.default_rng([seed, 12345]))) * SCALE[dataset]
+    if dataset == "moons":
+        real = sample("moons", 1000, np.random.default_rng([seed, 999]))
+        return {"energy_distance": energy_distance(x[:1000], real)}, x
+    return mode_metrics(dataset, x), x
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m models.gan_toy", description=__doc__.split("\n")[0])
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help=f"comma-separated, or 'all' ({', '.join(METHODS)})")
+    p.add_argument("--datasets", default="ring,grid", help=f"comma-separated of {', '.join(DATASETS)}")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--steps", type=int, default=1500, help="generator steps per run")
+    p.add_argument("--eval-every", type=int, default=250, help="generator steps between evaluations")
+    p.add_argument("--snapshot-every", type=int, default=50, help="steps between pictures (seed 0)")
+    p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false",
+                   help="keep the learning rates constant (default: linear decay to 0 over --steps)")
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--out", default="runs/gan_toy")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    p.add_argument("--quick", action="store_true", help="a few seconds: 2 methods, the ring, 2 seeds")
+    p.add_argument("--no-pictures", action="store_true")
+    p.add_argument("--device", default="cpu", help="only cpu (the networks are tiny)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.methods, args.datasets, args.seeds = "gan,wgan_gp", "ring", 2
+        args.steps, args.eval_every, args.snapshot_every, args.hidden = 60, 20, 10, 32
+    args.methods = list(METHODS) if args.methods == "all" else args.methods.split(",")
+    args.datasets = args.datasets.split(",")
+    for m in args.methods:
+        if m not in METHODS:
+            p.error(f"unknown method {m!r}")
+    for d in args.datasets:
+        if d not in DATASETS:
+            p.error(f"unknown dataset {d!r}")
+    return args
+
+
+def run_one(method: str, dataset: str, seed: int, args: argparse.Namespace, state: dict | None,
+            save_state: Any) -> dict[str, Any]:
+    """Train one run (resuming from ``state``): metrics every ``eval_every`` steps and, for seed 0,
+    snapshots (samples and the discriminator on a grid) every ``snapshot_every`` steps."""
+    trainer = build(method, dataset, seed, args.hidden, args.batch_size,
+                    decay_steps=args.steps if args.lr_decay else None)
+    evals: list[dict[str, Any]] = []
+    snapshots: list[dict[str, Any]] = []
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        evals, snapshots = state["evals"], state["snapshots"]
+    chunk = args.snapshot_every if seed == 0 else args.eval_every
+    t0 = time.perf_counter()
+    while trainer.step < args.steps:
+        trainer.train(min(chunk - trainer.step % chunk, args.steps - trainer.step))
+        metrics, x = evaluate(trainer, dataset, seed)
+        if seed == 0:
+            d_grid = plots.critic_on_grid(trainer, dataset, SCALE[dataset])
+            snapshots.append({"step": trainer.step, "x": x[:1000], "d": d_grid})
+        if trainer.step % args.eval_every and trainer.step < args.steps:
+            continue
+        recent = trainer.history[-args.eval_every:]
+        evals.append({"step": trainer.step, **metrics,
+                      "d_loss": float(np.mean([h["d_loss"] for h in recent])),
+                      "g_loss": float(np.mean([h["g_loss"] for h in recent]))})
+        save_state({"trainer": trainer.state_dict(), "evals": evals, "snapshots": snapshots})
+    return {"trainer": trainer, "evals": evals, "snapshots": snapshots, "seconds": time.perf_counter() - t0,
+            "collapse_warning": trainer.warned_collapse}
+
+
+def summarise(results: dict[tuple[str, str, int], dict], args: argparse.Namespace) -> dict[str, Any]:
+    """Per method x dataset: mean, standard error and per-seed values of the final metrics."""
+    table: dict[str, Any] = {}
+    for dataset in args.datasets:
+        for method in args.methods:
+            finals = [results[(method, dataset, s)]["evals"][-1] for s in range(args.seeds)]
+            keys = [k for k in finals[0] if k not in ("step", "d_loss", "g_loss")]
+            entry = {}
+            for k in keys:
+                m, se = mean_and_se([f[k] for f in finals])
+                entry[k] = {"mean": m, "se": se, "per_seed": [f[k] for f in finals]}
+            entry["seconds_per_run"] = float(np.mean([results[(method, dataset, s)]["seconds"]
+                                                      for s in range(args.seeds)]))
+            entry["collapse_warnings"] = int(sum(results[(method, dataset, s)]["collapse_warning"]
+                                                 for s in range(args.seeds)))
+            table[f"{dataset}/{method}"] = entry
+    return table
+
+
+def best_of(table: dict[str, Any], dataset: str, methods: Sequence[str]) -> tuple[str, dict[str, float]]:
+    """The method with the most modes, then the lowest reverse KL, on ``dataset`` (mean over seeds)."""
+    rows = [(m, table[f"{dataset}/{m}"]) for m in methods]
+    name, entry = max(rows, key=lambda r: (r[1]["modes"]["mean"], -r[1]["reverse_kl"]["mean"]))
+    return name, {k: entry[k]["mean"] for k in ("modes", "high_quality", "reverse_kl")}
+
+
+def markdown_table(table: dict[str, Any], args: argparse.Namespace) -> str:
+    lines = ["| dataset | method | modes | high quality | reverse KL | s/run |", "|---|---|---|---|---|---|"]
+    for key, e in table.items():
+        dataset, method = key.split("/")
+        if dataset == "moons":
+            ed = e["energy_distance"]
+            lines.append(f"| {dataset} | {method} | energy distance {ed['mean']:.4f} ± {ed['se']:.4f} | | | "
+                         f"{e['seconds_per_run']:.0f} |")
+            continue
+        m, hq, rkl = e["modes"], e["high_quality"], e["reverse_kl"]
+        lines.append(f"| {dataset} | {method} | {m['mean']:.1f} ± {m['se']:.1f} | "
+                     f"{hq['mean']:.1%} ± {hq['se']:.1%} | {rkl['mean']:.3f} ± {rkl['se']:.3f} | "
+                     f"{e['seconds_per_run']:.0f} |")
+    return "\n".join(lines)
+
+
+def metrics_rows(results: dict, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One row per evaluation point: train_loss (the mean D loss over all runs) and per method x dataset
+    the mean over seeds of d_loss, g_loss and the metrics."""
+    n_evals = len(next(iter(results.values()))["evals"])
+    rows = []
+    for i in range(n_evals):
+        row: dict[str, Any] = {"epoch": i + 1, "step": results[next(iter(results))]["evals"][i]["step"]}
+        row["train_loss"] = float(np.mean([r["evals"][i]["d_loss"] for r in results.values()]))
+        for dataset in args.datasets:
+            for method in args.methods:
+                ev = [results[(method, dataset, s)]["evals"][i] for s in range(args.seeds)]
+                for k in ev[0]:
+                    if k != "step":
+                        row[f"{dataset}/{method}/{k}"] = float(np.mean([e[k] for e in ev]))
+        rows.append(row)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    done: dict[str, Any] = {}
+    current: dict[str, Any] = {}
+    if args.resume and (out / "last.ckpt").is_file():
+        ckpt = load(out / "last.ckpt")
+        done, current = ckpt["done"], ckpt.get("current") or {}
+    results: dict[tuple[str, str, int], dict] = {}
+    for dataset in args.datasets:
+        for method in args.methods:
+            for seed in range(args.seeds):
+                key = f"{method}/{dataset}/{seed}"
+                if key in done:
+                    results[(method, dataset, seed)] = done[key]
+                    continue
+                state = current.get("state") if current.get("key") == key else None
+
+                def save_state(s: dict, key: str = key) -> None:
+                    save({"done": done, "current": {"key": key, "state": s}}, out / "last.ckpt")
+
+                r = run_one(method, dataset, seed, args, state, save_state)
+                trainer = r.pop("trainer")
+                r["generator"] = trainer.g.state_dict()
+                r["discriminator"] = trainer.d.state_dict()
+                r["history"] = trainer.history
+                done[key] = results[(method, dataset, seed)] = r
+                last = r["evals"][-1]
+                shown = {k: round(v, 3) for k, v in last.items() if k != "step"}
+                print(f"{key:<24} {r['seconds']:5.1f}s  {shown}", flush=True)
+                save({"done": done, "current": None}, out / "last.ckpt")
+    table = summarise(results, args)
+    final: dict[str, float] = {}
+    for dataset in args.datasets:
+        if dataset == "moons":
+            continue
+        best, means = best_of(table, dataset, args.methods)
+        final.update({f"{dataset}/best_{k}": v for k, v in means.items()})
+        final[f"{dataset}/best_method"] = best  # type: ignore[assignment]
+    for key, e in table.items():
+        for k, v in e.items():
+            if isinstance(v, dict):
+                final[f"{key}/{k}"] = v["mean"]
+    md = markdown_table(table, args)
+    print(md)
+    (out / "table.md").write_text(md + "\n")
+    from .harness import write_metrics
+
+    write_metrics(metrics_rows(results, args), out / "metrics.csv")
+    nets = {k: {"generator": v["generator"], "discriminator": v["discriminator"], "final": v["evals"][-1]}
+            for k, v in done.items()}
+    save({"runs": nets, "final": final}, out / "final.ckpt")
+    files = ["metrics.csv", "table.md", "last.ckpt", "final.ckpt", "summary.json"]
+    files += [p.name for p in plots.curves(results, args, out / "curves.png")]
+    if not args.no_pictures:
+        files += [p.name for p in plots.pictures(results, args, out, build)]
+    wall = time.perf_counter() - t_start
+    summary = {"args": {k: v for k, v in vars(args).items()}, "final": final, "table": table,
+               "wall_seconds": wall, "files": sorted(set(files))}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    print(f"gan_toy: {len(results)} runs in {wall:.0f}s -> {out}")
+    return final
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
