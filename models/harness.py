@@ -249,8 +249,8 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def make_parser(exp: Experiment) -> argparse.ArgumentParser:
-    d = {"epochs": 10, "batch_size": 64, "lr": 1e-3, "dataset": None, "seed": 0, "grad_clip": None}
-    d.update(exp.defaults)
+    common = {"epochs": 10, "batch_size": 64, "lr": 1e-3, "dataset": None, "seed": 0, "grad_clip": None}
+    d = {**common, **exp.defaults}
     p = argparse.ArgumentParser(prog=f"python -m models.{exp.name}", description=(exp.__doc__ or "").strip(),
                                 formatter_class=_DefaultsHelp)
     p.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training set")
@@ -267,7 +267,7 @@ def make_parser(exp: Experiment) -> argparse.ArgumentParser:
     p.add_argument("--no-pictures", action="store_true", help="skip the task pictures")
     exp.add_arguments(p)
     # model-specific defaults (for its own flags, or settings that are not flags at all)
-    p.set_defaults(**{k: v for k, v in exp.defaults.items() if k not in d})
+    p.set_defaults(**{k: v for k, v in exp.defaults.items() if k not in common})
     for action in p._actions:  # argparse prints no default for an option without help text
         if not action.help:
             action.help = action.dest.replace("_", " ")

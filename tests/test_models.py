@@ -77,6 +77,23 @@ def test_help_shows_the_real_defaults(name, capsys) -> None:
     assert f"(default: runs/{name})" in text and "(default: None)" not in text
 
 
+def test_model_specific_defaults_reach_their_flags() -> None:
+    """``Experiment.defaults`` may set a model's own flags (and settings that are no flags), not only the
+    common ones; a flag on the command line still wins."""
+    from models.harness import Experiment, parse_args
+
+    class Exp(Experiment):
+        name = "toy"
+        defaults = dict(epochs=3, hidden=7, not_a_flag="x")
+
+        def add_arguments(self, parser):
+            parser.add_argument("--hidden", type=int, default=128)
+
+    args = parse_args(Exp(), [])
+    assert (args.epochs, args.hidden, args.not_a_flag) == (3, 7, "x")
+    assert parse_args(Exp(), ["--hidden", "5"]).hidden == 5
+
+
 def test_ctrl_c_prints_the_resume_command(tmp_path, capsys, monkeypatch) -> None:
     from models import harness, mlp
 
