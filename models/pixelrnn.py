@@ -219,9 +219,10 @@ class PixelRNNExperiment(Experiment):
         parser.add_argument("--col-features", type=int, default=32, help="size F of the code per pixel")
         parser.add_argument("--col-hidden", type=int, default=64, help="state size of the in-row LSTM")
         parser.add_argument("--head-hidden", type=int, default=64, help="hidden units of the output MLP")
-        parser.add_argument("--dropout", type=float, default=0.0, help="dropout on the output MLP's input")
-        parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
-        parser.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to 0")
+        parser.add_argument("--dropout", type=float, default=0.3, help="dropout on the output MLP's input")
+        parser.add_argument("--weight-decay", type=float, default=0.05, help="AdamW's decoupled weight decay")
+        parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                            help="learning rate: cosine decay to 0 over --epochs, or constant")
         parser.add_argument("--sample-grid", type=int, default=10, help="samples.png shows k x k samples")
         parser.add_argument("--no-baselines", dest="baselines", action="store_false",
                             help="skip the independent and FVSBN baselines")
@@ -240,7 +241,9 @@ class PixelRNNExperiment(Experiment):
         return optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
     def build_scheduler(self, optimizer: Any, args: argparse.Namespace) -> Any | None:
-        return optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs) if args.cosine else None
+        if args.schedule == "constant":
+            return None
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs)
 
     def step(self, model: nn.Module, batch: Any, args: argparse.Namespace) -> tuple[Tensor, dict]:
         x, _ = batch
