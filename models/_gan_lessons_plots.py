@@ -155,7 +155,7 @@ def l2(res: dict[str, Any], path: Path) -> Path:
     ax3.set_title("G trained with plain SGD from the checkpoint (D keeps training, k = 1):\n"
                   "the minimax G barely moves while D(G(z)) stays small", fontsize=9)
     ax3.grid(alpha=0.3)
-    ax3.legend(fontsize=8)
+    ax3.legend(fontsize=8, loc="center right", bbox_to_anchor=(1.0, 0.32))   # below 3, above the red
     fig.suptitle("Lesson 2: saturation. d/dl log(1 - sigmoid(l)) = -D, d/dl [-log sigmoid(l)] = -(1 - D)",
                  fontsize=11)
     fig.tight_layout()
@@ -194,6 +194,7 @@ def l3(res: dict[str, Any], path: Path) -> Path:
         ax3.plot(t, np.abs(np.gradient(res[f"{fam}_w1"], t)), color=BLUE, ls=ls, lw=2,
                  label=f"|dW1/dtheta|, {name}")
     ax2.axhline(LOG2, color="black", ls=":", lw=1, label="log 2")
+    ax2.set_ylim(-0.1, 1.45 * t.max())     # headroom: the legend sits above the W1 line
     ax2.set_xlabel("theta (distance between the distributions)")
     ax2.set_ylabel("divergence / distance (nats / units of x)")
     ax2.set_title("JSD is stuck at log 2 once the supports are disjoint "
@@ -201,7 +202,7 @@ def l3(res: dict[str, Any], path: Path) -> Path:
                   f"W1 = theta all the way (max |W1 - theta| {num['w1_linear_err']:.0e}), by quadrature",
                   fontsize=9)
     ax2.grid(alpha=0.3)
-    ax2.legend(fontsize=7.5)
+    ax2.legend(fontsize=7.5, loc="upper left")
     ax3.set_xlabel("theta")
     ax3.set_ylabel("|derivative w.r.t. theta| (finite differences)")
     ax3.set_title("the signal a generator that moves theta would get:\nnone from JSD once disjoint, "
