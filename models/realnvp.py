@@ -59,7 +59,7 @@ class RealNVP(ImageFlowExperiment):
 
     name = "realnvp"
     model_title = "RealNVP"
-    defaults = dict(epochs=60, batch_size=64, lr=1e-3, dataset="digits", hidden=32, grad_clip=100.0)
+    defaults = dict(epochs=60, batch_size=64, lr=1e-3, dataset="digits", grad_clip=100.0)
     quick = dict(epochs=2, max_batches=6, hidden=8, warmup=4)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
