@@ -26,7 +26,8 @@ from .harness import run
 
 TARGET = [("test_bpd", "<=", 2.2)]   # 8x8 digits: logit Gaussian 2.36, linear AR 2.09 (anchors)
 EXTRA_TARGET_RUNS = {
-    "mnist5k": (["--dataset", "mnist_sample", "--epochs", "6"], [("test_bpd", "<=", 2.0)]),   # full-cov Gaussian 2.125
+    # mnist5k: the full-covariance logit Gaussian (alpha 1e-6) reaches 2.128
+    "mnist5k": (["--dataset", "mnist_sample", "--epochs", "6"], [("test_bpd", "<=", 2.0)]),
 }
 
 
