@@ -15,6 +15,15 @@ training images leaves it with zero mean and unit variance), a learned invertibl
 y = W x at every pixel (log|det| = H W log|det W|; ``--lu``: W = P L (U + diag(s)), log|det| = sum log|s|)
 and an affine coupling of the second half of the channels given the first (s bounded: tanh times a
 learned scale). Data, loss (bits/dim) and pictures: ``models/_image_flow.py``.
+
+Results (seed 0, hidden 32, 4 steps per scale; test bits/dim on the test set dequantised once with
+seed 1234, the last epoch, no selection; wall time on a shared 2-core machine, load in brackets)::
+
+    command                                                     epochs  test bpd  logit Gaussian  wall (load)
+    python -m models.glow  (8x8 digits, 3 scales)                 60     GLOW_D    2.348 (1e-6)   GLOW_DT
+    python -m models.glow --dataset mnist_sample --levels 2       20     1.463     2.128 (1e-6)   453 s (7)
+
+(mnist5k: 1.88 after 2 epochs, 1.72 after 4.) Anchors and targets: see models/realnvp.py.
 """
 
 from __future__ import annotations

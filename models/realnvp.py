@@ -13,6 +13,20 @@ Each coupling keeps half of its input x_a (a checkerboard of pixels, or half the
 from layer to layer) and transforms the rest: x_b -> x_b * exp(s(x_a)) + t(x_a), log|det| = sum s, with s
 bounded by a learned scale times tanh. s and t come from a small convnet (``--hidden`` channels, 3x3 ->
 1x1 -> 3x3, zero-initialised last layer). Data, loss (bits/dim) and pictures: ``models/_image_flow.py``.
+
+Results (seed 0; test bits/dim on the test set dequantised once with seed 1234, the last epoch, no
+selection; "5 draws": the mean over that and 4 more dequantisations; wall time on a shared 2-core
+machine, 1-minute load average in brackets)::
+
+    command                                          epochs  test bpd  5 draws  logit Gaussian   wall (load)
+    python -m models.realnvp  (8x8 digits, h 32)       60     2.066    2.064    2.348 (1e-6)    348 s (6)
+    python -m models.realnvp --dataset mnist_sample     6      1.614    1.614    2.128 (1e-6)    342 s (7)
+
+Anchors: 8x8 digits, a full-covariance logit Gaussian 2.364, a linear autoregressive model 2.091 (our
+Gaussian, on our dequantisation draw: 2.348 at alpha 1e-6, 2.453 at alpha 0.05); mnist5k, the logit
+Gaussian 2.125 (ours 2.128). Targets: digits <= 2.2 (stretch 2.0), mnist5k <= 2.0 (stretch 1.6).
+Samples on mnist5k after 6 epochs are stroke fragments, not digits (samples.png): the bits/dim
+come mostly from modelling the background and local stroke texture well.
 """
 
 from __future__ import annotations
