@@ -29,6 +29,17 @@ finite test set's own noise: +-0.02 nats around the entropy).
 
 Pictures: density.png (data | learned density | samples), latent.png (the test points pushed to z,
 beside samples from N(0, I)), layers.png (the test points after every layer).
+
+Results (seed 0, two moons, default: ActNorm + 12 affine couplings with 2-64-64-4 ReLU MLPs, AdamW lr
+3e-3 with weight decay 1e-2 and a cosine schedule, 100 epochs of batch 100): test NLL 1.111 nats/point,
+where the true density itself scores 1.057 on the same 1000 points (entropy 1.006), so the target
+(<= 1.10) is missed by 0.011; 90 s on 2 cores shared with other jobs (load ~6). The settings were chosen
+on a separate validation draw (``--validation``, seed 2, true density 1.018 there): 8 couplings x 60
+epochs 1.074, x 150 epochs 1.081; 12 x 150 1.061; 12 x 100 1.051 (the default); hidden 128 1.120,
+hidden 32 1.090; weight decay 5e-2 / 1e-1 1.055 / 1.059; batch 200 1.056. Training NLL ends at 0.966,
+below the entropy: with 2000 points the flow overfits, and regularisation did not close the gap.
+With the earlier 8 x 60 setting: RealNVP 1.136, NICE 1.162; the ring 3.176 (same points 2.884,
+entropy 2.831).
 """
 
 from __future__ import annotations
@@ -131,14 +142,14 @@ class Flow2D(Experiment):
     """RealNVP / NICE on two moons or an 8-Gaussian ring (exact NLL against the exact optimum)."""
 
     name = "flow2d"
-    defaults = dict(epochs=60, batch_size=100, lr=3e-3, dataset="moons", seed=0)
+    defaults = dict(epochs=100, batch_size=100, lr=3e-3, dataset="moons", seed=0)
     quick = dict(epochs=2, max_batches=6)
     dataset_choices = ("moons", "ring")
     curve_labels = {"loss": "NLL (nats per point)"}
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--flow", default="realnvp", choices=("realnvp", "nice"), help="coupling type")
-        parser.add_argument("--layers", type=int, default=8, help="coupling layers")
+        parser.add_argument("--layers", type=int, default=12, help="coupling layers")
         parser.add_argument("--hidden", type=int, default=64, help="width of the coupling MLPs")
         parser.add_argument("--activation", default="relu", choices=tuple(ACTIVATIONS), help="of the MLPs")
         parser.add_argument("--n-train", type=int, default=2000, help="training points")
