@@ -31,18 +31,19 @@ def _grid(dataset: str) -> tuple[np.ndarray, np.ndarray]:
 @mg.no_grad()
 def critic_on_grid(trainer: Any, dataset: str, scale: float = 1.0) -> np.ndarray | None:
     """The discriminator's output (or EBGAN's energy) on a GRID_N x GRID_N grid of data points (the
-    networks see data / ``scale``); None for a packed discriminator."""
+    networks see data / ``scale``), for the first seed of a seed-batched trainer; None for a packed
+    discriminator. D runs in eval mode (a spectral norm's power iteration does not advance)."""
     if getattr(trainer.d, "pack", 1) > 1:
         return None
     xx, yy = _grid(dataset)
-    pts = mg.tensor((np.stack([xx.ravel(), yy.ravel()], 1) / scale).astype(np.float32))
-    if trainer.energy_margin is not None:
-        from minigrad.nn.gan_losses import reconstruction_energy
-
-        out = reconstruction_energy(trainer.d, pts)
-    else:
-        out = trainer.d(pts)
-    return out.numpy().reshape(GRID_N, GRID_N)
+    pts = (np.stack([xx.ravel(), yy.ravel()], 1) / scale).astype(np.float32)
+    if trainer.batched:
+        pts = np.broadcast_to(pts, (len(trainer.seeds),) + pts.shape).copy()
+    was = trainer.d.training
+    trainer.d.eval()
+    out = trainer._d_out(mg.tensor(pts)).numpy()
+    trainer.d.train(was)
+    return (out[0] if trainer.batched else out).reshape(GRID_N, GRID_N)
 
 
 def _panel(ax: Any, dataset: str, snap: dict[str, Any], real: np.ndarray, title: str) -> None:

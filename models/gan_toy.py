@@ -1,15 +1,19 @@
 """The 2-D GAN lab: the same small MLPs trained with each GAN loss on a ring of 8 Gaussians, a 5x5 grid of
 25 Gaussians and two moons, several seeds each; mode coverage measured as in the PacGAN/VEEGAN papers.
 
-    python -m models.gan_toy                                  # default: ring + grid, 3 methods, 5 seeds
+    python -m models.gan_toy                                  # default: ring + grid, gan and wgan_gp, 5 seeds
     python -m models.gan_toy --methods all --datasets ring,grid,moons   # the full table (long)
     python -m models.gan_toy --quick                          # seconds (smoke test)
 
 Networks (h = --hidden, 64): G 2 -> h -> h -> h -> 2 (ReLU), z ~ N(0, I_2); D 2 -> h -> h -> h -> 1 (ReLU;
-for EBGAN an autoencoder 2 -> h -> h -> 2 -> h -> h -> 2). Batch 256. The networks see data / SCALE;
-both learning rates decay linearly to 0 over the run. Each method's optimizer and
-k (critic steps per generator step) are in METHODS. Metrics on 2,500 samples of G after training:
-``modes``, ``high_quality``, ``reverse_kl`` (models/_toy2d.py), mean +- standard error over the seeds.
+for EBGAN an autoencoder 2 -> h -> h -> 2 -> h -> h -> 2). Batch 128, 2,500 generator steps. The networks
+see data / SCALE; both learning rates decay linearly to 0 over the run (a high start, 3e-3, then the decay:
+the generator must become sharp, 3 sigma = 0.03 on the ring). Each method's optimizer and k (critic steps
+per generator step) are in METHODS. All seeds of a method train at once as one seed-batched model
+(models/_ensemble.py; each seed's networks, batches and updates are those of a separate run). Metrics on
+2,500 samples of G after training: ``modes``, ``high_quality``, ``reverse_kl`` (models/_toy2d.py; the
+histogram of the reverse KL counts only the high-quality samples, as the PacGAN code's metric does), mean
++- standard error over the seeds. The settings were chosen on seeds 100-104; the reported seeds are 0-4.
 
 Outputs in runs/gan_toy/: summary.json (per method x dataset: mean, s.e. and per-seed values),
 table.md, metrics.csv (one row per evaluation point: the D/G losses and metrics, means over seeds),
@@ -35,23 +39,24 @@ from minigrad.nn.utils import spectral_norm
 from minigrad.serialization import load, save
 
 from . import _gan_toy_plots as plots
+from ._ensemble import Packed, stack_sequential, unstack_state
 from ._gan_trainer import GAN_LOSSES, GANTrainer
 from ._toy2d import DATASETS, energy_distance, mean_and_se, mode_metrics, sample
 
 # method -> loss (a key of GAN_LOSSES, or "ebgan"), optimizer, k, extras
 METHODS: dict[str, dict[str, Any]] = {
-    "gan": dict(loss="gan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1),
-    "mmgan": dict(loss="mmgan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1),
-    "lsgan": dict(loss="lsgan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1),
+    "gan": dict(loss="gan", opt="adam", lr=3e-3, betas=(0.5, 0.999), k=1),
+    "mmgan": dict(loss="mmgan", opt="adam", lr=3e-3, betas=(0.5, 0.999), k=1),
+    "lsgan": dict(loss="lsgan", opt="adam", lr=3e-3, betas=(0.5, 0.999), k=1),
     "wgan": dict(loss="wgan", opt="rmsprop", lr=5e-4, k=5),
-    "wgan_gp": dict(loss="wgan_gp", opt="adam", lr=1e-3, betas=(0.5, 0.9), k=5),
-    "hinge_sn": dict(loss="hinge", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1, sn=True),
-    "pacgan2": dict(loss="gan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1, pack=2),
-    "ebgan": dict(loss="ebgan", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1, margin=0.1),
-    **{f"fgan_{d}": dict(loss=f"fgan_{d}", opt="adam", lr=1e-3, betas=(0.5, 0.999), k=1)
+    "wgan_gp": dict(loss="wgan_gp", opt="adam", lr=3e-3, betas=(0.5, 0.9), k=5),
+    "hinge_sn": dict(loss="hinge", opt="adam", lr=3e-3, betas=(0.5, 0.999), k=1, sn=True),
+    "pacgan2": dict(loss="gan", opt="adam", lr=3e-3, betas=(0.5, 0.999), k=1, pack=2),
+    "ebgan": dict(loss="ebgan", opt="adam", lr=3e-3, betas=(0.5, 0.999), k=1, margin=0.1),
+    **{f"fgan_{d}": dict(loss=f"fgan_{d}", opt="adam", lr=3e-3, betas=(0.5, 0.999), k=1)
        for d in ("kl", "reverse_kl", "js", "pearson", "hellinger")},
 }
-DEFAULT_METHODS = ("gan", "lsgan", "pacgan2")
+DEFAULT_METHODS = ("gan", "wgan_gp")
 # the networks see data / SCALE (the grid's modes at +-4 become +-1); samples are scaled back for metrics
 SCALE = {"ring": 1.0, "grid": 4.0, "moons": 1.0}
 N_EVAL = 2500
@@ -72,34 +77,35 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class Packed(nn.Module):
-    """PacGAN's discriminator: m samples (N, d) are joined into N/m rows (N/m, m d) before ``net``."""
-
-    def __init__(self, net: nn.Module, pack: int) -> None:
-        super().__init__()
-        self.net, self.pack = net, pack
-
-    def forward(self, x: mg.Tensor) -> mg.Tensor:
-        return self.net(x.reshape(x.shape[0] // self.pack, -1))
-
-
-def build(method: str, dataset: str, seed: int, hidden: int, batch_size: int,
-          decay_steps: int | None = None) -> GANTrainer:
-    """A fresh trainer for one (method, dataset, seed): networks initialised from ``seed``."""
+def _networks(method: str, seed: int, hidden: int) -> tuple[nn.Sequential, nn.Module]:
+    """G and D of one seed (plain modules), initialised from ``seed``: G first, then D."""
     cfg = METHODS[method]
     mg.manual_seed(seed)
     g = mlp([2, hidden, hidden, hidden, 2])
-    pack = cfg.get("pack", 1)
     if cfg["loss"] == "ebgan":
-        d = mlp([2, hidden, hidden, 2, hidden, hidden, 2])
+        return g, mlp([2, hidden, hidden, 2, hidden, hidden, 2])
+    d = mlp([2 * cfg.get("pack", 1), hidden, hidden, hidden, 1])
+    if cfg.get("sn"):
+        for m in d:
+            if isinstance(m, nn.Linear):
+                spectral_norm(m)
+    return g, d
+
+
+def build(method: str, dataset: str, seed: int | Sequence[int], hidden: int, batch_size: int,
+          decay_steps: int | None = None) -> GANTrainer:
+    """A fresh trainer for one (method, dataset): for one seed, plain networks; for a list of S seeds,
+    one seed-batched G and D (``models._ensemble``) whose copy i starts from exactly the networks that
+    ``build(method, dataset, seeds[i], ...)`` would build, and draws the same batches."""
+    cfg = METHODS[method]
+    if isinstance(seed, (int, np.integer)):
+        g, d = _networks(method, int(seed), hidden)
     else:
-        d = mlp([2 * pack, hidden, hidden, hidden, 1])
-        if cfg.get("sn"):
-            for m in d:
-                if isinstance(m, nn.Linear):
-                    spectral_norm(m)
-        if pack > 1:
-            d = Packed(d, pack)
+        nets = [_networks(method, int(s), hidden) for s in seed]
+        g = stack_sequential([n[0] for n in nets])
+        d = stack_sequential([n[1] for n in nets])
+    if cfg.get("pack", 1) > 1:
+        d = Packed(d, cfg["pack"])
     if cfg["opt"] == "adam":
         opt_g = optim.Adam(g.parameters(), lr=cfg["lr"], betas=cfg["betas"])
         opt_d = optim.Adam(d.parameters(), lr=cfg["lr"], betas=cfg["betas"])
@@ -113,13 +119,20 @@ def build(method: str, dataset: str, seed: int, hidden: int, batch_size: int,
                       energy_margin=cfg.get("margin"), decay_steps=decay_steps)
 
 
-def evaluate(trainer: GANTrainer, dataset: str, seed: int) -> tuple[dict[str, float], np.ndarray]:
-    """Metrics of 2,500 samples of G from a fixed noise (seeded by ``seed``); returns (metrics, samples)."""
-    x = trainer.generate(trainer.noise(N_EVAL, np.random.default_rng([seed, 12345]))) * SCALE[dataset]
-    if dataset == "moons":
-        real = sample("moons", 1000, np.random.default_rng([seed, 999]))
-        return {"energy_distance": energy_distance(x[:1000], real)}, x
-    return mode_metrics(dataset, x), x
+def evaluate(trainer: GANTrainer, dataset: str) -> tuple[list[dict[str, float]], np.ndarray]:
+    """Per seed, the metrics of N_EVAL samples of its G from a fixed noise (drawn from
+    ``default_rng([seed, 12345])``); returns (metrics per seed, samples (S, N_EVAL, 2))."""
+    z = np.stack([np.random.default_rng([s, 12345]).standard_normal((N_EVAL, 2)) for s in trainer.seeds])
+    z_t = mg.tensor(z.astype(np.float32) if trainer.batched else z[0].astype(np.float32))
+    x = trainer.generate(z_t) * SCALE[dataset]
+    x = x if trainer.batched else x[None]
+    metrics = []
+    n_ed = 1000 if dataset == "moons" else 500
+    for s, xs in zip(trainer.seeds, x):
+        real = sample(dataset, n_ed, np.random.default_rng([s, 999]))
+        ed = {"energy_distance": energy_distance(xs[:n_ed] / SCALE[dataset], real / SCALE[dataset])}
+        metrics.append(ed if dataset == "moons" else {**mode_metrics(dataset, xs), **ed})
+    return metrics, x
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -128,13 +141,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help=f"comma-separated, or 'all' ({', '.join(METHODS)})")
     p.add_argument("--datasets", default="ring,grid", help=f"comma-separated of {', '.join(DATASETS)}")
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--steps", type=int, default=1500, help="generator steps per run")
+    p.add_argument("--steps", type=int, default=2500, help="generator steps per run")
     p.add_argument("--eval-every", type=int, default=250, help="generator steps between evaluations")
-    p.add_argument("--snapshot-every", type=int, default=50, help="steps between pictures (seed 0)")
+    p.add_argument("--snapshot-every", type=int, default=100, help="steps between pictures (seed 0)")
     p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false",
                    help="keep the learning rates constant (default: linear decay to 0 over --steps)")
     p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", default="runs/gan_toy")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
     p.add_argument("--quick", action="store_true", help="a few seconds: 2 methods, the ring, 2 seeds")
@@ -143,7 +156,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.methods, args.datasets, args.seeds = "gan,wgan_gp", "ring", 2
-        args.steps, args.eval_every, args.snapshot_every, args.hidden = 60, 20, 10, 32
+        args.steps, args.eval_every, args.snapshot_every, args.hidden = 150, 50, 25, 32
     args.methods = list(METHODS) if args.methods == "all" else args.methods.split(",")
     args.datasets = args.datasets.split(",")
     for m in args.methods:
@@ -155,34 +168,46 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_one(method: str, dataset: str, seed: int, args: argparse.Namespace, state: dict | None,
-            save_state: Any) -> dict[str, Any]:
-    """Train one run (resuming from ``state``): metrics every ``eval_every`` steps and, for seed 0,
-    snapshots (samples and the discriminator on a grid) every ``snapshot_every`` steps."""
-    trainer = build(method, dataset, seed, args.hidden, args.batch_size,
+def run_one(method: str, dataset: str, args: argparse.Namespace, state: dict | None,
+            save_state: Any) -> tuple[GANTrainer, list[dict[str, Any]], float]:
+    """Train all seeds of one (method, dataset) as one seed-batched run (resuming from ``state``):
+    every seed's metrics every ``eval_every`` steps and, for seed 0, snapshots (samples and the
+    discriminator on a grid) every ``snapshot_every`` steps. Returns (trainer, per-seed results, seconds)."""
+    seeds = list(range(args.seeds))
+    trainer = build(method, dataset, seeds, args.hidden, args.batch_size,
                     decay_steps=args.steps if args.lr_decay else None)
-    evals: list[dict[str, Any]] = []
+    evals: list[list[dict[str, Any]]] = [[] for _ in seeds]
     snapshots: list[dict[str, Any]] = []
+    seconds = 0.0
     if state is not None:
         trainer.load_state_dict(state["trainer"])
-        evals, snapshots = state["evals"], state["snapshots"]
-    chunk = args.snapshot_every if seed == 0 else args.eval_every
-    t0 = time.perf_counter()
+        evals, snapshots, seconds = state["evals"], state["snapshots"], state["seconds"]
+    chunk = min(args.snapshot_every, args.eval_every)
+    t0 = time.perf_counter() - seconds
     while trainer.step < args.steps:
         trainer.train(min(chunk - trainer.step % chunk, args.steps - trainer.step))
-        metrics, x = evaluate(trainer, dataset, seed)
-        if seed == 0:
-            d_grid = plots.critic_on_grid(trainer, dataset, SCALE[dataset])
-            snapshots.append({"step": trainer.step, "x": x[:1000], "d": d_grid})
-        if trainer.step % args.eval_every and trainer.step < args.steps:
+        due_eval = trainer.step % args.eval_every == 0 or trainer.step == args.steps
+        if trainer.step % args.snapshot_every and not due_eval:
             continue
-        recent = trainer.history[-args.eval_every:]
-        evals.append({"step": trainer.step, **metrics,
-                      "d_loss": float(np.mean([h["d_loss"] for h in recent])),
-                      "g_loss": float(np.mean([h["g_loss"] for h in recent]))})
-        save_state({"trainer": trainer.state_dict(), "evals": evals, "snapshots": snapshots})
-    return {"trainer": trainer, "evals": evals, "snapshots": snapshots, "seconds": time.perf_counter() - t0,
-            "collapse_warning": trainer.warned_collapse}
+        metrics, x = evaluate(trainer, dataset)
+        if trainer.step % args.snapshot_every == 0 or trainer.step == args.steps:
+            d_grid = plots.critic_on_grid(trainer, dataset, SCALE[dataset])
+            snapshots.append({"step": trainer.step, "x": x[0, :1000], "d": d_grid})
+        if not due_eval:
+            continue
+        recent = np.array([[h["d_loss"], h["g_loss"]] for h in trainer.history[-args.eval_every:]])  # T, 2, S
+        for i in range(len(seeds)):
+            evals[i].append({"step": trainer.step, **metrics[i], "d_loss": float(recent[:, 0, i].mean()),
+                             "g_loss": float(recent[:, 1, i].mean())})
+        save_state({"trainer": trainer.state_dict(), "evals": evals, "snapshots": snapshots,
+                    "seconds": time.perf_counter() - t0})
+    seconds = time.perf_counter() - t0
+    per_seed = [{"evals": evals[i], "snapshots": snapshots if i == 0 else [],
+                 "history": [{k: h[k][i] for k in ("d_loss", "g_loss")} for h in trainer.history],
+                 "collapse_warning": trainer.collapsed[i], "seconds": seconds,
+                 "generator": unstack_state(trainer.g, i), "discriminator": unstack_state(trainer.d, i)}
+                for i in range(len(seeds))]
+    return trainer, per_seed, seconds
 
 
 def summarise(results: dict[tuple[str, str, int], dict], args: argparse.Namespace) -> dict[str, Any]:
@@ -196,8 +221,8 @@ def summarise(results: dict[tuple[str, str, int], dict], args: argparse.Namespac
             for k in keys:
                 m, se = mean_and_se([f[k] for f in finals])
                 entry[k] = {"mean": m, "se": se, "per_seed": [f[k] for f in finals]}
-            entry["seconds_per_run"] = float(np.mean([results[(method, dataset, s)]["seconds"]
-                                                      for s in range(args.seeds)]))
+            # all seeds train together as one batched run: its wall time
+            entry["seconds_all_seeds"] = float(results[(method, dataset, 0)]["seconds"])
             entry["collapse_warnings"] = int(sum(results[(method, dataset, s)]["collapse_warning"]
                                                  for s in range(args.seeds)))
             table[f"{dataset}/{method}"] = entry
@@ -212,29 +237,32 @@ def best_of(table: dict[str, Any], dataset: str, methods: Sequence[str]) -> tupl
 
 
 def markdown_table(table: dict[str, Any], args: argparse.Namespace) -> str:
-    lines = ["| dataset | method | modes | high quality | reverse KL | s/run |", "|---|---|---|---|---|---|"]
+    lines = ["| dataset | method | modes | high quality | reverse KL | s (all seeds) |",
+             "|---|---|---|---|---|---|"]
     for key, e in table.items():
         dataset, method = key.split("/")
         if dataset == "moons":
             ed = e["energy_distance"]
             lines.append(f"| {dataset} | {method} | energy distance {ed['mean']:.4f} ± {ed['se']:.4f} | | | "
-                         f"{e['seconds_per_run']:.0f} |")
+                         f"{e['seconds_all_seeds']:.0f} |")
             continue
         m, hq, rkl = e["modes"], e["high_quality"], e["reverse_kl"]
         lines.append(f"| {dataset} | {method} | {m['mean']:.1f} ± {m['se']:.1f} | "
                      f"{hq['mean']:.1%} ± {hq['se']:.1%} | {rkl['mean']:.3f} ± {rkl['se']:.3f} | "
-                     f"{e['seconds_per_run']:.0f} |")
+                     f"{e['seconds_all_seeds']:.0f} |")
     return "\n".join(lines)
 
 
 def metrics_rows(results: dict, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """One row per evaluation point: train_loss (the mean D loss over all runs) and per method x dataset
-    the mean over seeds of d_loss, g_loss and the metrics."""
+    """One row per evaluation point: train_loss and per method x dataset the mean over seeds of d_loss,
+    g_loss and the metrics. A GAN has no loss that falls as it learns (D's and G's losses are the two
+    sides of a game), so train_loss is the mean over all runs of the energy distance between G's samples
+    and the data (in the networks' units, data / SCALE), which does."""
     n_evals = len(next(iter(results.values()))["evals"])
     rows = []
     for i in range(n_evals):
         row: dict[str, Any] = {"epoch": i + 1, "step": results[next(iter(results))]["evals"][i]["step"]}
-        row["train_loss"] = float(np.mean([r["evals"][i]["d_loss"] for r in results.values()]))
+        row["train_loss"] = float(np.mean([r["evals"][i]["energy_distance"] for r in results.values()]))
         for dataset in args.datasets:
             for method in args.methods:
                 ev = [results[(method, dataset, s)]["evals"][i] for s in range(args.seeds)]
@@ -258,26 +286,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     results: dict[tuple[str, str, int], dict] = {}
     for dataset in args.datasets:
         for method in args.methods:
-            for seed in range(args.seeds):
-                key = f"{method}/{dataset}/{seed}"
-                if key in done:
-                    results[(method, dataset, seed)] = done[key]
-                    continue
+            key = f"{method}/{dataset}"
+            if key not in done:
                 state = current.get("state") if current.get("key") == key else None
 
                 def save_state(s: dict, key: str = key) -> None:
                     save({"done": done, "current": {"key": key, "state": s}}, out / "last.ckpt")
 
-                r = run_one(method, dataset, seed, args, state, save_state)
-                trainer = r.pop("trainer")
-                r["generator"] = trainer.g.state_dict()
-                r["discriminator"] = trainer.d.state_dict()
-                r["history"] = trainer.history
-                done[key] = results[(method, dataset, seed)] = r
-                last = r["evals"][-1]
-                shown = {k: round(v, 3) for k, v in last.items() if k != "step"}
-                print(f"{key:<24} {r['seconds']:5.1f}s  {shown}", flush=True)
+                _, per_seed, seconds = run_one(method, dataset, args, state, save_state)
+                done[key] = per_seed
                 save({"done": done, "current": None}, out / "last.ckpt")
+                finals = [r["evals"][-1] for r in per_seed]
+                shown = {k: round(float(np.mean([f[k] for f in finals])), 3)
+                         for k in finals[0] if k != "step"}
+                print(f"{key:<18} {len(per_seed)} seeds in {seconds:5.1f}s  mean {shown}", flush=True)
+            for seed, r in enumerate(done[key]):
+                results[(method, dataset, seed)] = r
     table = summarise(results, args)
     final: dict[str, float] = {}
     for dataset in args.datasets:
@@ -296,8 +320,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     from .harness import write_metrics
 
     write_metrics(metrics_rows(results, args), out / "metrics.csv")
-    nets = {k: {"generator": v["generator"], "discriminator": v["discriminator"], "final": v["evals"][-1]}
-            for k, v in done.items()}
+    nets = {f"{m}/{d}/{s}": {"generator": r["generator"], "discriminator": r["discriminator"],
+                             "final": r["evals"][-1]} for (m, d, s), r in results.items()}
     save({"runs": nets, "final": final}, out / "final.ckpt")
     files = ["metrics.csv", "table.md", "last.ckpt", "final.ckpt", "summary.json"]
     files += [p.name for p in plots.curves(results, args, out / "curves.png")]
