@@ -76,3 +76,9 @@ from .transformer import (  # noqa: E402
 
 __all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
             "TransformerDecoderLayer"]
+
+# PixelCNN: raster-order masked convolution and the gated two-stack layer
+from .gated_pixelcnn import GatedPixelCNNLayer  # noqa: E402
+from .masked_conv import MaskedConv2d  # noqa: E402
+
+__all__ += ["MaskedConv2d", "GatedPixelCNNLayer"]
