@@ -152,6 +152,9 @@ def test_gated_stack_has_no_blind_spot_plain_stack_has_one():
 
 def test_gated_layer_class_bias_and_shapes():
     layer = nn.GatedPixelCNNLayer(1, 4, 3, "A", num_classes=3)
+    assert np.all(layer.class_bias.weight.numpy() == 0.0)        # starts unconditional
+    with mg.no_grad():
+        layer.class_bias.weight.copy_(mg.randn(3, 16))
     x = mg.randn(2, 1, 4, 5)
     v, h = layer(x, x, mg.tensor([0, 2]))
     assert v.shape == (2, 4, 4, 5) and h.shape == (2, 4, 4, 5)

@@ -13,8 +13,8 @@ current one (the blind spot: the receptive field grows by one column to the righ
 
 Both use the gated unit  y = tanh(a) * sigmoid(b)  of the two halves of 2C pre-activation
 channels, optionally plus a per-class bias (``num_classes``: an embedding of the label added to
-a and b of both stacks). The horizontal stack is residual, h_out = h + W_1x1 gate(.), except in the
-type-A layer (its input is the image itself). Only h is read out by the network.
+a and b of both stacks, initialised to 0). The horizontal stack is residual, h_out = h + W_1x1
+gate(.), except in the type-A layer (its input is the image itself). Only h is read out.
 
 Shapes: v, h (N, C_in, H, W) -> v', h' (N, C, H, W); y (N,) int labels or None.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from ..ops import sigmoid, tanh
 from ..tensor import Tensor
+from . import init
 from .conv_layers import Conv2d
 from .functional import pad
 from .layers import Embedding
@@ -67,6 +68,7 @@ class GatedPixelCNNLayer(Module):
         self.num_classes = num_classes
         if num_classes is not None:
             self.class_bias = Embedding(num_classes, 4 * channels)
+            init.zeros_(self.class_bias.weight)      # starts as the unconditional layer
 
     def forward(self, v: Tensor, h: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         m, width = self.kernel_size // 2, h.shape[3]
