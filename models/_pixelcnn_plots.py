@@ -31,7 +31,7 @@ def samples(images: np.ndarray, labels: np.ndarray | None, path: str | Path, tit
         cols = int(np.ceil(np.sqrt(n)))
         pad = np.zeros((cols * cols - n, *images.shape[1:]))
         grid = np.concatenate([images, pad]).reshape(cols, cols, *images.shape[1:])
-    fig = Figure(figsize=(0.5 * grid.shape[1] + 1.2, 0.5 * grid.shape[0] + 0.9))
+    fig = Figure(figsize=(max(5.5, 0.5 * grid.shape[1] + 1.2), 0.5 * grid.shape[0] + 1.1))
     ax = _mosaic_axes(fig, tile(grid, gap=0.25))
     if labels is not None:
         _row_ticks(ax, grid.shape[0], images.shape[-2], [f"class {c}" for c in classes])
@@ -47,7 +47,7 @@ def completions(originals: np.ndarray, done: np.ndarray, half: int, path: str | 
     originals (n, 1, H, W), done (n, reps, 1, H, W). A red line marks where the sampling starts."""
     grid = np.concatenate([originals[:, None], done], axis=1)
     h = originals.shape[-2]
-    fig = Figure(figsize=(0.6 * grid.shape[1] + 1.0, 0.6 * grid.shape[0] + 0.9))
+    fig = Figure(figsize=(max(5.5, 0.6 * grid.shape[1] + 1.0), 0.6 * grid.shape[0] + 1.1))
     ax = _mosaic_axes(fig, tile(grid, gap=0.25))
     for i in range(grid.shape[0]):
         ax.axhline(i * (h + 1) + half - 0.5, color=RED, lw=0.6)
