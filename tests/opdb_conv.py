@@ -4,7 +4,7 @@ references of minigrad/nn/conv_reference.py (imported by tests/opdb.py)."""
 from __future__ import annotations
 
 import numpy as np
-from opdb import S, arr, distinct, register
+from opdb import C, S, arr, distinct, register
 
 from minigrad.nn import conv as K
 from minigrad.nn.conv_reference import (
@@ -109,3 +109,82 @@ register("nn.adaptive_avg_pool2d", K.adaptive_avg_pool2d, adaptive_avg_pool2d_re
          [S(arr(2, 2, 5, 5), 3), S(arr(2, 2, 6, 4), (3, 2), desc="divisible"),
           S(arr(1, 2, 3, 4), 1, desc="global"), S(arr(1, 2, 5, 4), (None, 3), desc="none")],
          covers=("adaptive_avg_pool2d",))
+
+
+# --- PixelCNN layers (minigrad/nn/masked_conv.py, gated_pixelcnn.py), as functions of their parameters ----
+def _with_params(module, tensors, *args):
+    """Call ``module(*args)`` with its parameters (named_parameters order) replaced by ``tensors``."""
+    saved = []
+    for (name, _), t in zip(module.named_parameters(), tensors):
+        path, _, pname = name.rpartition(".")
+        owner = module.get_submodule(path) if path else module
+        saved.append((owner, pname, owner._parameters[pname]))
+        owner._parameters[pname] = t
+    try:
+        return module(*args)
+    finally:
+        for owner, pname, p in saved:
+            owner._parameters[pname] = p
+
+
+def _masked(x, w, b, mask_type="B", groups=1):
+    from minigrad.nn import MaskedConv2d
+
+    layer = MaskedConv2d(w.shape[1], w.shape[0], w.shape[2:], mask_type, color_groups=groups)
+    return _with_params(layer, [w, b], x)
+
+
+def _masked_ref(x, w, b, mask_type="B", groups=1):
+    from minigrad.nn.masked_conv import causal_mask
+
+    mask = causal_mask(mask_type, w.shape[0], w.shape[1], w.shape[2:], groups)
+    return conv2d_reference(x, w * mask, b, padding=(w.shape[2] // 2, w.shape[3] // 2))
+
+
+register("nn.MaskedConv2d", _masked, _masked_ref,
+         [S(arr(2, 2, 4, 5), arr(3, 2, 3, 3), arr(3), "A"), S(arr(1, 2, 5, 4), arr(2, 2, 5, 3), arr(2), "B",
+                                                               desc="B-5x3"),
+          S(arr(1, 3, 3, 4), arr(6, 3, 3, 3), arr(6), "A", 3, desc="A-rgb")], covers=("MaskedConv2d",))
+
+
+_GATED = {}
+
+
+def _gated(v, h, *params, mask_type="B", y=None):
+    from minigrad.nn import GatedPixelCNNLayer
+
+    c_in, c = v.shape[1], params[6].shape[0]          # h_out.weight (C, C, 1, 1)
+    key = (c_in, c, mask_type, y is not None)
+    if key not in _GATED:
+        _GATED[key] = GatedPixelCNNLayer(c_in, c, 3, mask_type, num_classes=3 if y is not None else None)
+    return _with_params(_GATED[key], params, v, h, y)
+
+
+def _gated_ref(v, h, wv, bv, wh, bh, wl, bl, wo, bo, emb=None, mask_type="B", y=None):
+    def gate(a):
+        c = a.shape[1] // 2
+        return np.tanh(a[:, :c]) / (1 + np.exp(-a[:, c:]))
+
+    hh, ww = v.shape[2:]
+    vp = conv2d_reference(np.pad(v, ((0, 0), (0, 0), (1, 0), (1, 1))), wv, bv)
+    shift = 2 if mask_type == "A" else 1
+    hp = conv2d_reference(np.pad(h, ((0, 0), (0, 0), (0, 0), (shift, 0))), wh, bh)[..., :ww]
+    hp = hp + conv2d_reference(np.pad(vp, ((0, 0), (0, 0), (1, 0), (0, 0)))[:, :, :hh], wl, bl)
+    if y is not None:
+        cb = emb[y][:, :, None, None]
+        vp, hp = vp + cb[:, : vp.shape[1]], hp + cb[:, vp.shape[1]:]
+    out = conv2d_reference(gate(hp), wo, bo)
+    return gate(vp), (h + out if mask_type == "B" and h.shape[1] == out.shape[1] else out)
+
+
+def _gated_params(c_in, c, classes=0):
+    p = [arr(2 * c, c_in, 2, 3), arr(2 * c), arr(2 * c, c_in, 1, 2), arr(2 * c), arr(2 * c, 2 * c, 1, 1),
+         arr(2 * c), arr(c, c, 1, 1), arr(c)]
+    return p + ([arr(classes, 4 * c)] if classes else [])
+
+
+register("nn.GatedPixelCNNLayer", _gated, _gated_ref,
+         [S(arr(1, 1, 3, 4), arr(1, 1, 3, 4), *_gated_params(1, 2), mask_type="A", desc="A"),
+          S(arr(2, 2, 3, 3), arr(2, 2, 3, 3), *_gated_params(2, 2), desc="B-residual"),
+          S(arr(2, 2, 3, 3), arr(2, 2, 3, 3), *_gated_params(2, 2, 3), y=C(np.array([2, 0])),
+            desc="B-class-bias")], covers=("GatedPixelCNNLayer",))

@@ -97,3 +97,9 @@ __all__ += ["FlowModule", "FlowSequential", "AdditiveCoupling", "AffineCoupling"
 from . import gan_losses  # noqa: E402  (GAN-family losses: minigrad.nn.gan_losses)
 
 __all__ += ["gan_losses"]
+
+# PixelCNN: raster-order masked convolution and the gated two-stack layer
+from .gated_pixelcnn import GatedPixelCNNLayer  # noqa: E402
+from .masked_conv import MaskedConv2d  # noqa: E402
+
+__all__ += ["MaskedConv2d", "GatedPixelCNNLayer"]
