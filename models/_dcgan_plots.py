@@ -26,7 +26,7 @@ def tile(images: np.ndarray, size: int, ncol: int, pad: int = 1, gap: float = 0.
     (light grey under the ink-black colour map, where 0 is white paper and 1 black ink)."""
     x = np.asarray(images).reshape(-1, size, size)
     nrow = -(-len(x) // ncol)
-    out = np.full((nrow * (size + pad) - pad, ncol * (size + pad) - pad), gap)
+    out = np.full((nrow * (size + pad) - pad, ncol * (size + pad) - pad), float(gap))
     for i, im in enumerate(x):
         r, c = divmod(i, ncol)
         out[r * (size + pad):r * (size + pad) + size, c * (size + pad):c * (size + pad) + size] = im

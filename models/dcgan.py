@@ -209,7 +209,7 @@ def gaussian_baseline(scorer: DigitScorer, seed: int = 0) -> dict[str, float]:
 def train_with_evals(trainer: GANTrainer, steps: int, eval_every: int,
                      evaluate: Callable[[GANTrainer], tuple[dict[str, float], np.ndarray]],
                      state: dict | None, save_state: Callable[[dict], None] | None,
-                     log: Callable[[str], None] = print) -> dict[str, Any]:
+                     log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train to ``steps`` generator steps; every ``eval_every`` steps call ``evaluate`` -> (metrics, a few
     images for the snapshot grid), record a row and save a resumable state (the trainer, the rows, the
     snapshots and the seconds spent so far). Returns {"evals", "snapshots", "seconds"}."""
@@ -230,7 +230,11 @@ def train_with_evals(trainer: GANTrainer, steps: int, eval_every: int,
         evals.append(row)
         snapshots.append({"step": trainer.step, "images": images})
         shown = "  ".join(f"{k} {v:.3g}" for k, v in row.items() if k not in ("step", "seconds"))
-        log(f"step {trainer.step:5d}  {shown}  ({seconds:.0f} s)")
+        line = f"step {trainer.step:5d}  {shown}  ({seconds:.0f} s)"
+        if log is None:
+            print(line, flush=True)
+        else:
+            log(line)
         if save_state is not None:
             save_state({"trainer": trainer.state_dict(), "evals": evals, "snapshots": snapshots,
                         "seconds": seconds})
