@@ -112,7 +112,9 @@ def compare(runs: dict[str, dict[str, Any]], floor: dict[str, float], scorer_has
             path: str | Path) -> Path:
     """FID of each method against generator steps and against wall-clock seconds; final samples below."""
     fig = plt.figure(figsize=(12, 7))
-    ax1, ax2 = fig.add_subplot(2, 2, 1), fig.add_subplot(2, 2, 2)
+    n = len(runs)
+    gs = fig.add_gridspec(2, 2 * n)
+    ax1, ax2 = fig.add_subplot(gs[0, :n]), fig.add_subplot(gs[0, n:])
     for i, (m, r) in enumerate(runs.items()):
         ev = r["evals"]
         label = f"{m} (k={r['k']}): {ev[-1]['classifier_fid']:.1f}"
@@ -127,7 +129,7 @@ def compare(runs: dict[str, dict[str, Any]], floor: dict[str, float], scorer_has
         ax.legend(fontsize=8)
     ax1.set_title(f"same networks (D without BN), scorer #{scorer_hash}", fontsize=10)
     for i, (m, r) in enumerate(runs.items()):
-        ax = fig.add_subplot(2, len(runs), len(runs) + i + 1)
+        ax = fig.add_subplot(gs[1, 2 * i:2 * i + 2])
         size = int(round(np.sqrt(r["images"].shape[1])))
         ax.imshow(tile(r["images"], size, 5), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])

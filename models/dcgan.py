@@ -5,7 +5,7 @@ real-test-data floor and a full-covariance Gaussian baseline.
     python -m models.dcgan                        # NSGAN, mnist5k, 32/64 channels (minutes on 2 cores)
     python -m models.dcgan --loss wgan_gp         # or lsgan, hinge, wgan_clip
     python -m models.dcgan --dataset digits       # 8x8 digits (faster)
-    python -m models.dcgan --compare             # NSGAN vs WGAN-GP vs WGAN-clip, same networks, FID curves
+    python -m models.dcgan --compare              # only the comparison NSGAN / WGAN-GP / WGAN-clip
     python -m models.dcgan --quick                # seconds (smoke test)
 
 Data. The anchors' stratified 80/20 split (seed 0, ``models.vae.stratified_split``): the GAN trains on
@@ -39,12 +39,14 @@ Frechet distance of the scorer's 64 penultimate features to those of the 4,000 t
 --compare trains NSGAN, WGAN-GP and WGAN-clip with the same networks (D without BatchNorm for all three,
 so that the architectures are identical), the same seed and the same number of generator steps
 (--compare-steps), and draws their FID curves side by side against generator steps and wall-clock time.
+It runs instead of the single training, into runs/dcgan-compare unless --out is given.
 
 Outputs in runs/dcgan/: summary.json ("final": classifier_is, classifier_fid, the real floor, the
 Gaussian baseline, the scorer's hash), metrics.csv (one row per evaluation: train_loss = mean D loss
 since the last evaluation, g_loss, classifier_is, classifier_fid), curves.png (D/G losses, FID, IS),
 samples_over_training.png (the same 10 noise vectors at each evaluation), samples.png (final 10x10),
-last.ckpt (resume), final.ckpt; with --compare: compare.png, compare.json and compare_<loss>/.
+last.ckpt (resume), final.ckpt. With --compare: compare.png, compare.json, summary.json and per method
+compare_<loss>/last.ckpt (resume).
 """
 
 from __future__ import annotations
@@ -268,8 +270,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add_common_arguments(p, default_out="runs/dcgan")
     p.add_argument("--loss", default="nsgan", choices=list(METHODS))
     p.add_argument("--compare", action="store_true", help="NSGAN vs WGAN-GP vs WGAN-clip, FID curves")
-    p.add_argument("--compare-steps", type=int, default=800, help="generator steps per method with --compare")
+    p.add_argument("--compare-steps", type=int, default=500, help="generator steps per method with --compare")
     args = p.parse_args(argv)
+    if args.compare and args.out == "runs/dcgan":
+        args.out = "runs/dcgan-compare"
     if args.quick:
         args.steps, args.eval_every, args.compare_steps = 12, 6, 6
     return args
@@ -341,6 +345,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     baseline = gaussian_baseline(scorer, args.seed)
     print(f"full-covariance Gaussian baseline: IS {baseline['gaussian_classifier_is']:.2f}, "
           f"FID {baseline['gaussian_classifier_fid']:.2f}", flush=True)
+    if args.compare:
+        compare = run_compare(args, out, scorer)
+        final_c = {f"{m}/{k}": v["final"][k] for m, v in compare["runs"].items()
+                   for k in ("classifier_is", "classifier_fid")}
+        files = ["compare.json", "summary.json"] + ([] if args.no_pictures else ["compare.png"])
+        (out / "summary.json").write_text(json.dumps(
+            {"args": vars(args), "final": {**final_c, **scorer.real_floor(), **baseline,
+                                           "scorer_hash": scorer.hash},
+             "wall_seconds": time.perf_counter() - t_start, "files": files}, indent=1, default=str))
+        return final_c
     state = None
     if args.resume and (out / "last.ckpt").is_file():
         state = load(out / "last.ckpt")
@@ -371,12 +385,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                 title=f"step {trainer.step}: IS {final['classifier_is']:.2f}, "
                                       f"FID {final['classifier_fid']:.2f}").name)
         files.append(plots.over_training(r["snapshots"], size, out / "samples_over_training.png").name)
-    compare = None
-    if args.compare:
-        compare = run_compare(args, out, scorer)
-        files += ["compare.json"] + ([] if args.no_pictures else ["compare.png"])
-        final.update({f"compare/{m}/classifier_fid": v["final"]["classifier_fid"]
-                      for m, v in compare["runs"].items()})
     wall = time.perf_counter() - t_start
     summary = {"args": vars(args), "final": final, "wall_seconds": wall, "train_seconds": r["seconds"],
                "files": sorted(set(files))}

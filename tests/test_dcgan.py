@@ -168,3 +168,12 @@ def test_zoo_quick_run_writes_files_and_finite_scores(tmp_path):
             assert math.isfinite(final[k]), (r.name, k)
     assert 0.0 <= json.loads((tmp_path / "cgan" / "summary.json").read_text())["final"]["label_accuracy"] <= 1
     assert (tmp_path / "cgan" / "class_grid.png").stat().st_size > 0
+
+
+def test_compare_trains_the_three_losses_on_the_same_networks(tmp_path):
+    final = dcgan.main(["--quick", "--compare", "--no-pictures", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "compare.json").read_text())
+    assert list(result["runs"]) == ["nsgan", "wgan_gp", "wgan_clip"] and result["d_norm"] == "none"
+    assert [r["k"] for r in result["runs"].values()] == [1, 5, 5]
+    assert all(math.isfinite(final[f"{m}/classifier_fid"]) for m in result["runs"])
+    assert (tmp_path / "compare_wgan_gp" / "last.ckpt").is_file()
