@@ -270,7 +270,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add_common_arguments(p, default_out="runs/dcgan")
     p.add_argument("--loss", default="nsgan", choices=list(METHODS))
     p.add_argument("--compare", action="store_true", help="NSGAN vs WGAN-GP vs WGAN-clip, FID curves")
-    p.add_argument("--compare-steps", type=int, default=500, help="generator steps per method with --compare")
+    p.add_argument("--compare-steps", type=int, default=300, help="generator steps per method with --compare")
     args = p.parse_args(argv)
     if args.compare and args.out == "runs/dcgan":
         args.out = "runs/dcgan-compare"
