@@ -50,15 +50,15 @@ def grid(images: np.ndarray, size: int, path: str | Path, ncol: int = 10, title:
     return _save(fig, path)
 
 
-def over_training(snapshots: Sequence[dict[str, Any]], size: int, path: str | Path,
-                  max_rows: int = 10) -> Path:
+def over_training(snapshots: Sequence[dict[str, Any]], size: int, path: str | Path, max_rows: int = 10,
+                  title: str = "fixed noise over training (one row per evaluation)") -> Path:
     """One row per evaluation (the same noise vectors in every row): how the samples formed."""
     if len(snapshots) > max_rows:
         keep = np.unique(np.linspace(0, len(snapshots) - 1, max_rows).round().astype(int))
         snapshots = [snapshots[i] for i in keep]
     images = np.concatenate([s["images"] for s in snapshots])
     ncol = len(snapshots[0]["images"])
-    return grid(images, size, path, ncol=ncol, title="fixed noise over training (one row per evaluation)",
+    return grid(images, size, path, ncol=ncol, title=title,
                 row_labels=[f"step {s['step']}" for s in snapshots])
 
 

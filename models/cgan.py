@@ -168,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                 row_labels=[str(k) for k in range(NUM_CLASSES)],
                                 title=f"one row per class, one column per z (classifier agrees on {acc:.0%})"
                                 ).name)
-        files.append(plots.over_training(r["snapshots"], size, out / "samples_over_training.png").name)
+        files.append(plots.over_training(r["snapshots"], size, out / "samples_over_training.png",
+                                         title="digits 0-9 from one fixed z (one row per evaluation)").name)
     wall = time.perf_counter() - t_start
     summary = {"args": vars(args), "final": final, "wall_seconds": wall, "train_seconds": r["seconds"],
                "files": sorted(set(files))}
