@@ -85,19 +85,25 @@ def check_files(out: Path, res: Result) -> None:
                 res.fail(f"missing or empty {f}")
 
 
-def check_loss_decreased(out: Path, res: Result) -> None:
-    """The training loss of the last epoch must be below that of the first (needs >= 2 epochs)."""
+def check_loss_decreased(out: Path, res: Result, column: str = "train_loss") -> None:
+    """The training loss of the last epoch must be below that of the first (needs >= 2 epochs).
+
+    A model whose training loss need not fall (a GAN's discriminator loss rises from D's early win to
+    the equilibrium) names the column that must instead, ``PROGRESS_METRIC = "classifier_fid"``."""
     if not (out / "metrics.csv").is_file():
         return
     rows = read_metrics(out / "metrics.csv")
     if len(rows) < 2:
-        res.fail(f"only {len(rows)} epoch(s) in metrics.csv: cannot tell whether the loss decreased")
+        res.fail(f"only {len(rows)} epoch(s) in metrics.csv: cannot tell whether {column} decreased")
         return
-    first, last = rows[0]["train_loss"], rows[-1]["train_loss"]
+    if column not in rows[0]:
+        res.fail(f"metrics.csv has no {column} column")
+        return
+    first, last = rows[0][column], rows[-1][column]
     if not (math.isfinite(last) and last < first):
-        res.fail(f"train_loss did not decrease: {first:.4g} -> {last:.4g}")
+        res.fail(f"{column} did not decrease: {first:.4g} -> {last:.4g}")
     else:
-        res.notes.append(f"train_loss {first:.3g} -> {last:.3g}")
+        res.notes.append(f"{column} {first:.3g} -> {last:.3g}")
 
 
 def check_targets(targets: list[tuple[str, str, float]], final: dict, res: Result) -> None:
@@ -128,7 +134,7 @@ def run_one(name: str, argv: list[str], out: Path, quick: bool, label: str | Non
             res.notes.append(" ".join(extra_argv))
         final = module.main([*argv, "--out", str(out)])
         check_files(out, res)
-        check_loss_decreased(out, res)
+        check_loss_decreased(out, res, getattr(module, "PROGRESS_METRIC", "train_loss"))
         if not quick:
             check_targets(targets, final or {}, res)
     except (Exception, SystemExit) as e:  # a crash of one model must not stop the others
