@@ -59,9 +59,7 @@ def completions(originals: np.ndarray, done: np.ndarray, half: int, path: str | 
 
 def plt_cmap() -> Colormap:
     """viridis with NaN (a gradient that is exactly 0) drawn white."""
-    cmap = colormaps["viridis"].copy()
-    cmap.set_bad("white")
-    return cmap
+    return colormaps["viridis"].with_extremes(bad="white")
 
 
 class _Gated(nn.Module):
