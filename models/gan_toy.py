@@ -4,6 +4,7 @@
     python -m models.gan_toy                                  # default: ring + grid, gan and wgan_gp, 5 seeds
     python -m models.gan_toy --methods all --datasets ring,grid,moons   # the full table (long)
     python -m models.gan_toy --quick                          # seconds (smoke test)
+    python -m models.gan_toy --methods wgan_gp --datasets grid --g-hidden 256 --steps 7500   # the grid target
 
 Networks (h = --hidden, 64): G 2 -> h -> h -> h -> 2 (ReLU), z ~ N(0, I_2); D 2 -> h -> h -> h -> 1 (ReLU;
 for EBGAN an autoencoder 2 -> h -> h -> 2 -> h -> h -> 2). Batch 128, 2,500 generator steps. The networks
@@ -14,6 +15,9 @@ per generator step) are in METHODS. All seeds of a method train at once as one s
 2,500 samples of G after training: ``modes``, ``high_quality``, ``reverse_kl`` (models/_toy2d.py; the
 histogram of the reverse KL counts only the high-quality samples, as the PacGAN code's metric does), mean
 +- standard error over the seeds. The settings were chosen on seeds 100-104; the reported seeds are 0-4.
+The default run meets the ring's target (TARGET); the grid's (>= 24 modes, >= 90% high quality, reverse
+KL <= 0.15) needs a sharper generator than 3 x 64 (its samples bridge neighbouring modes) and a longer
+decay: EXTRA_TARGET_RUNS["grid"] (``python -m models.run_all --check-targets --only gan_toy-grid``).
 
 Outputs in runs/gan_toy/: summary.json (per method x dataset: mean, s.e. and per-seed values),
 table.md, metrics.csv (one row per evaluation point: the D/G losses and metrics, means over seeds),
@@ -62,10 +66,16 @@ DEFAULT_METHODS = ("gan", "wgan_gp")
 SCALE = {"ring": 1.0, "grid": 4.0, "moons": 1.0}
 N_EVAL = 2500
 
-# the best default method must reach the targets on both datasets (mean over the seeds)
+# the best default method must reach the targets on the ring (mean over the seeds)
 TARGET = [("ring/best_modes", ">=", 8.0), ("ring/best_high_quality", ">=", 0.90),
-          ("ring/best_reverse_kl", "<=", 0.10), ("grid/best_modes", ">=", 24.0),
-          ("grid/best_high_quality", ">=", 0.90), ("grid/best_reverse_kl", "<=", 0.15)]
+          ("ring/best_reverse_kl", "<=", 0.10)]
+# the grid needs a sharper generator and a longer run than the default (which stays a few CPU-minutes):
+# WGAN-GP with a wider G (3 x 256; D stays 3 x 64) for 7,500 steps (chosen on seeds 100-104)
+GRID_FLAGS = ["--methods", "wgan_gp", "--datasets", "grid", "--g-hidden", "256", "--steps", "7500"]
+EXTRA_TARGET_RUNS: dict[str, tuple[list[str], list[tuple[str, str, float]]]] = {
+    "grid": (GRID_FLAGS, [("grid/best_modes", ">=", 24.0), ("grid/best_high_quality", ">=", 0.90),
+                          ("grid/best_reverse_kl", "<=", 0.15)]),
+}
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
