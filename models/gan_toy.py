@@ -10,7 +10,8 @@ Networks (h = --hidden, 64): G 2 -> h -> h -> h -> 2 (ReLU), z ~ N(0, I_2); D 2 
 for EBGAN an autoencoder 2 -> h -> h -> 2 -> h -> h -> 2). Batch 128, 2,500 generator steps. The networks
 see data / SCALE; both learning rates decay linearly to 0 over the run (a high start, 3e-3, then the decay:
 the generator must become sharp, 3 sigma = 0.03 on the ring). Each method's optimizer and k (critic steps
-per generator step) are in METHODS. All seeds of a method train at once as one seed-batched model
+per generator step) are in METHODS; --g-hidden / --g-layers (G's shape), --lr, --critic-steps and
+--gp-weight override them. All seeds of a method train at once as one seed-batched model
 (models/_ensemble.py; each seed's networks, batches and updates are those of a separate run). Metrics on
 2,500 samples of G after training: ``modes``, ``high_quality``, ``reverse_kl`` (models/_toy2d.py; the
 histogram of the reverse KL counts only the high-quality samples, as the PacGAN code's metric does), mean
