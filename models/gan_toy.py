@@ -4,16 +4,21 @@
     python -m models.gan_toy                                  # default: ring + grid, gan and wgan_gp, 5 seeds
     python -m models.gan_toy --methods all --datasets ring,grid,moons   # the full table (long)
     python -m models.gan_toy --quick                          # seconds (smoke test)
+    python -m models.gan_toy --methods wgan_gp --datasets grid --g-hidden 256 --steps 7500   # the grid target
 
 Networks (h = --hidden, 64): G 2 -> h -> h -> h -> 2 (ReLU), z ~ N(0, I_2); D 2 -> h -> h -> h -> 1 (ReLU;
 for EBGAN an autoencoder 2 -> h -> h -> 2 -> h -> h -> 2). Batch 128, 2,500 generator steps. The networks
 see data / SCALE; both learning rates decay linearly to 0 over the run (a high start, 3e-3, then the decay:
 the generator must become sharp, 3 sigma = 0.03 on the ring). Each method's optimizer and k (critic steps
-per generator step) are in METHODS. All seeds of a method train at once as one seed-batched model
+per generator step) are in METHODS; --g-hidden / --g-layers (G's shape), --lr, --critic-steps and
+--gp-weight override them. All seeds of a method train at once as one seed-batched model
 (models/_ensemble.py; each seed's networks, batches and updates are those of a separate run). Metrics on
 2,500 samples of G after training: ``modes``, ``high_quality``, ``reverse_kl`` (models/_toy2d.py; the
 histogram of the reverse KL counts only the high-quality samples, as the PacGAN code's metric does), mean
 +- standard error over the seeds. The settings were chosen on seeds 100-104; the reported seeds are 0-4.
+The default run meets the ring's target (TARGET); the grid's (>= 24 modes, >= 90% high quality, reverse
+KL <= 0.15) needs a sharper generator than 3 x 64 (its samples bridge neighbouring modes) and a longer
+decay: EXTRA_TARGET_RUNS["grid"] (``python -m models.run_all --check-targets --only gan_toy-grid``).
 
 Outputs in runs/gan_toy/: summary.json (per method x dataset: mean, s.e. and per-seed values),
 table.md, metrics.csv (one row per evaluation point: the D/G losses and metrics, means over seeds),
@@ -28,6 +33,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +67,16 @@ DEFAULT_METHODS = ("gan", "wgan_gp")
 SCALE = {"ring": 1.0, "grid": 4.0, "moons": 1.0}
 N_EVAL = 2500
 
-# the best default method must reach the issue's targets on both datasets (mean over the seeds)
+# the best default method must reach the issue's targets on the ring (mean over the seeds)
 TARGET = [("ring/best_modes", ">=", 8.0), ("ring/best_high_quality", ">=", 0.90),
-          ("ring/best_reverse_kl", "<=", 0.10), ("grid/best_modes", ">=", 24.0),
-          ("grid/best_high_quality", ">=", 0.90), ("grid/best_reverse_kl", "<=", 0.15)]
+          ("ring/best_reverse_kl", "<=", 0.10)]
+# the grid needs a sharper generator and a longer run than the default (which stays a few CPU-minutes):
+# WGAN-GP with a wider G (3 x 256; D stays 3 x 64) for 7,500 steps (chosen on seeds 100-104)
+GRID_FLAGS = ["--methods", "wgan_gp", "--datasets", "grid", "--g-hidden", "256", "--steps", "7500"]
+EXTRA_TARGET_RUNS: dict[str, tuple[list[str], list[tuple[str, str, float]]]] = {
+    "grid": (GRID_FLAGS, [("grid/best_modes", ">=", 24.0), ("grid/best_high_quality", ">=", 0.90),
+                          ("grid/best_reverse_kl", "<=", 0.15)]),
+}
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -77,11 +89,13 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _networks(method: str, seed: int, hidden: int) -> tuple[nn.Sequential, nn.Module]:
-    """G and D of one seed (plain modules), initialised from ``seed``: G first, then D."""
+def _networks(method: str, seed: int, hidden: int, g_hidden: int | None = None,
+              g_layers: int = 3) -> tuple[nn.Sequential, nn.Module]:
+    """G and D of one seed (plain modules), initialised from ``seed``: G first, then D. G has ``g_layers``
+    hidden layers of width ``g_hidden`` (default ``hidden``); D three of width ``hidden``."""
     cfg = METHODS[method]
     mg.manual_seed(seed)
-    g = mlp([2, hidden, hidden, hidden, 2])
+    g = mlp([2, *[g_hidden or hidden] * g_layers, 2])
     if cfg["loss"] == "ebgan":
         return g, mlp([2, hidden, hidden, 2, hidden, hidden, 2])
     d = mlp([2 * cfg.get("pack", 1), hidden, hidden, hidden, 1])
@@ -93,15 +107,19 @@ def _networks(method: str, seed: int, hidden: int) -> tuple[nn.Sequential, nn.Mo
 
 
 def build(method: str, dataset: str, seed: int | Sequence[int], hidden: int, batch_size: int,
-          decay_steps: int | None = None) -> GANTrainer:
+          decay_steps: int | None = None, *, g_hidden: int | None = None, g_layers: int = 3,
+          lr: float | None = None, n_critic: int | None = None, gp_weight: float | None = None) -> GANTrainer:
     """A fresh trainer for one (method, dataset): for one seed, plain networks; for a list of S seeds,
     one seed-batched G and D (``models._ensemble``) whose copy i starts from exactly the networks that
-    ``build(method, dataset, seeds[i], ...)`` would build, and draws the same batches."""
-    cfg = METHODS[method]
+    ``build(method, dataset, seeds[i], ...)`` would build, and draws the same batches. ``lr``, ``n_critic``
+    (k) and ``gp_weight`` (lambda) override the method's values in METHODS / GAN_LOSSES."""
+    cfg = dict(METHODS[method])
+    cfg["lr"] = lr if lr is not None else cfg["lr"]
+    cfg["k"] = n_critic if n_critic is not None else cfg["k"]
     if isinstance(seed, (int, np.integer)):
-        g, d = _networks(method, int(seed), hidden)
+        g, d = _networks(method, int(seed), hidden, g_hidden, g_layers)
     else:
-        nets = [_networks(method, int(s), hidden) for s in seed]
+        nets = [_networks(method, int(s), hidden, g_hidden, g_layers) for s in seed]
         g = stack_sequential([n[0] for n in nets])
         d = stack_sequential([n[1] for n in nets])
     if cfg.get("pack", 1) > 1:
@@ -113,6 +131,8 @@ def build(method: str, dataset: str, seed: int | Sequence[int], hidden: int, bat
         opt_g = optim.RMSprop(g.parameters(), lr=cfg["lr"])
         opt_d = optim.RMSprop(d.parameters(), lr=cfg["lr"])
     loss = None if cfg["loss"] == "ebgan" else GAN_LOSSES[cfg["loss"]]
+    if loss is not None and gp_weight is not None:
+        loss = replace(loss, gp_weight=gp_weight)
     scale = SCALE[dataset]
     return GANTrainer(g, d, opt_g, opt_d, loss, lambda n, rng: sample(dataset, n, rng) / scale, z_dim=2,
                       batch_size=batch_size, n_critic=cfg["k"], seed=seed,
@@ -141,12 +161,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help=f"comma-separated, or 'all' ({', '.join(METHODS)})")
     p.add_argument("--datasets", default="ring,grid", help=f"comma-separated of {', '.join(DATASETS)}")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--steps", type=int, default=2500, help="generator steps per run")
     p.add_argument("--eval-every", type=int, default=250, help="generator steps between evaluations")
     p.add_argument("--snapshot-every", type=int, default=100, help="steps between pictures (seed 0)")
     p.add_argument("--no-lr-decay", dest="lr_decay", action="store_false",
                    help="keep the learning rates constant (default: linear decay to 0 over --steps)")
-    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--hidden", type=int, default=64, help="width of D's (and by default G's) hidden layers")
+    p.add_argument("--g-hidden", type=int, default=None, help="width of G's hidden layers (default --hidden)")
+    p.add_argument("--g-layers", type=int, default=3, help="G's hidden layers")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the method's)")
+    p.add_argument("--critic-steps", type=int, default=None, help="k (default: the method's)")
+    p.add_argument("--gp-weight", type=float, default=None, help="WGAN-GP's lambda (default 0.1)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", default="runs/gan_toy")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
@@ -168,14 +194,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def network_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``build`` that the command line sets (G's shape, lr, k, lambda)."""
+    return {"g_hidden": args.g_hidden, "g_layers": args.g_layers, "lr": args.lr,
+            "n_critic": args.critic_steps, "gp_weight": args.gp_weight}
+
+
 def run_one(method: str, dataset: str, args: argparse.Namespace, state: dict | None,
             save_state: Any) -> tuple[GANTrainer, list[dict[str, Any]], float]:
     """Train all seeds of one (method, dataset) as one seed-batched run (resuming from ``state``):
     every seed's metrics every ``eval_every`` steps and, for seed 0, snapshots (samples and the
     discriminator on a grid) every ``snapshot_every`` steps. Returns (trainer, per-seed results, seconds)."""
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     trainer = build(method, dataset, seeds, args.hidden, args.batch_size,
-                    decay_steps=args.steps if args.lr_decay else None)
+                    decay_steps=args.steps if args.lr_decay else None, **network_options(args))
     evals: list[list[dict[str, Any]]] = [[] for _ in seeds]
     snapshots: list[dict[str, Any]] = []
     seconds = 0.0

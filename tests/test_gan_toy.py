@@ -118,3 +118,15 @@ def test_seed_batched_resume_and_evaluation():
     single, _ = evaluate(build("wgan_gp", "ring", seed=1, hidden=16, batch_size=32), "ring")
     fresh, _ = evaluate(build("wgan_gp", "ring", seed=[0, 1], hidden=16, batch_size=32), "ring")
     assert single[0] == fresh[1]
+
+
+def test_build_overrides_the_method_settings():
+    t = build("wgan_gp", "grid", seed=[0, 1], hidden=8, batch_size=16, g_hidden=12, g_layers=4, lr=1e-3,
+              n_critic=2, gp_weight=1.0)
+    widths = [m.weight.shape for m in t.g if hasattr(m, "weight")]
+    assert widths == [(2, 2, 12), (2, 12, 12), (2, 12, 12), (2, 12, 12), (2, 12, 2)]
+    assert [m.weight.shape[-1] for m in t.d if hasattr(m, "weight")] == [8, 8, 8, 1]
+    assert (t.n_critic, t.loss.gp_weight, t.opt_g.param_groups[0]["lr"]) == (2, 1.0, 1e-3)
+    assert GAN_LOSSES["wgan_gp"].gp_weight == 0.1  # the shared loss is not changed
+    t.train(2)
+    assert len(t.history) == 2
