@@ -52,6 +52,7 @@ compare_<loss>/last.ckpt (resume).
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import sys
@@ -125,23 +126,40 @@ class Generator(nn.Module):
         return mg.cat([x.reshape(x.shape[0], -1), z[:, -self.num_classes:].detach()], dim=1)
 
 
+class MinibatchStd(nn.Module):
+    """Appends one constant feature map: the batch's mean standard deviation (Karras et al. 2018).
+
+    For h (N, C, H, W): sigma = mean_{c,i,j} sqrt(Var_n h[n, c, i, j] + 1e-8) (a scalar, the biased
+    variance over the batch), output (N, C + 1, H, W) = [h, sigma * 1]. A generator that collapses onto a
+    few modes makes batches with a small sigma, which D can see and G is then pushed away from.
+    """
+
+    def forward(self, h: Tensor) -> Tensor:
+        centred = h - h.mean(dim=0, keepdim=True)
+        sigma = ((centred * centred).mean(dim=0) + 1e-8) ** 0.5
+        return mg.cat([h, h[:, :1] * 0.0 + sigma.mean()], dim=1)
+
+
 class Discriminator(nn.Module):
     """images (N, 1, S, S) -> scores V (N, 1): a logit (NSGAN, LSGAN, hinge) or a critic value (WGAN).
 
     ``norm``: "batch" (BatchNorm after the second convolution) or "none" (the WGAN critics).
+    ``mbstd``: insert ``MinibatchStd`` after the first convolution (its output has c + 1 channels).
     Conditional (``num_classes`` = K > 0): a projection discriminator (Miyato & Koyama 2018) on inputs
     (N, S^2 + K), flattened image then one-hot label y: with h(x) the (N, F) features,
     V(x, y) = w^T h + b + (E y)^T h, where E (F, K) embeds the label.
     """
 
-    def __init__(self, channels: int, size: int, norm: str = "batch", num_classes: int = 0) -> None:
+    def __init__(self, channels: int, size: int, norm: str = "batch", num_classes: int = 0,
+                 mbstd: bool = False) -> None:
         super().__init__()
         if norm not in ("batch", "none"):
             raise ValueError(f"Discriminator: norm must be 'batch' or 'none', got {norm!r}")
         c, s = channels, size // 4
         self.size, self.num_classes = size, num_classes
-        layers: list[nn.Module] = [nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),
-                                   nn.Conv2d(c, 2 * c, 4, 2, 1, bias=norm != "batch")]
+        layers: list[nn.Module] = [nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2)]
+        layers += [MinibatchStd()] if mbstd else []
+        layers.append(nn.Conv2d(c + int(mbstd), 2 * c, 4, 2, 1, bias=norm != "batch"))
         if norm == "batch":
             layers.append(nn.BatchNorm2d(2 * c))
         layers += [nn.LeakyReLU(0.2), nn.Flatten()]
@@ -156,6 +174,63 @@ class Discriminator(nn.Module):
             return self.out(self.features(x))
         h = self.features(x[:, :pixels].reshape(n, 1, self.size, self.size))
         return self.out(h) + (self.embed(x[:, pixels:]) * h).sum(dim=1, keepdim=True)
+
+
+class EMAGANTrainer(GANTrainer):
+    """GANTrainer that also keeps an exponential moving average of the generator's weights, G_ema.
+
+    After generator step t (t = 1, 2, ...), for every parameter theta of G and its shadow theta_ema:
+
+        theta_ema <- beta_t theta_ema + (1 - beta_t) theta,   beta_t = min(beta, (1 + t) / (10 + t))
+
+    (the warm-up keeps the shadow from remembering the random initial weights). The average of the
+    iterates smooths out G's oscillation around the equilibrium that the alternating updates cause.
+    G_ema is never trained, so its BatchNorm running statistics mean nothing: ``generate_ema`` first
+    recomputes them ("standing statistics", Brock et al. 2019) as the exact average over ``calib_batches``
+    fixed batches of noise, then draws in eval mode.
+    """
+
+    def __init__(self, *args: Any, ema_decay: float = 0.999, calib_batches: int = 4, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ema_decay = ema_decay
+        self.g_ema = copy.deepcopy(self.g)
+        for p in self.g_ema.parameters():
+            p.requires_grad_(False)
+        self.g_ema.eval()
+        rng = np.random.default_rng([self.seeds[0], 7])
+        self.calib_z = [mg.tensor(rng.standard_normal((self.batch_size, self.z_dim)).astype(np.float32))
+                        for _ in range(calib_batches)]
+
+    def train_step(self) -> dict[str, float]:
+        row = super().train_step()
+        beta = min(self.ema_decay, (1.0 + self.step) / (10.0 + self.step))
+        for pe, p in zip(self.g_ema.parameters(), self.g.parameters(), strict=True):
+            pe.array *= beta
+            pe.array += (1.0 - beta) * p.array
+        return row
+
+    @mg.no_grad()
+    def generate_ema(self, z: Tensor) -> np.ndarray:
+        """G_ema(z) as a NumPy array, after recomputing its BatchNorm statistics on the fixed noise."""
+        norms = [m for m in self.g_ema.modules() if isinstance(m, nn.BatchNorm2d)]
+        saved = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None                   # cumulative average over the calibration batches
+        self.g_ema.train()
+        for zc in self.calib_z:
+            self.g_ema(zc)
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
+        self.g_ema.eval()
+        return self.g_ema(z).numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "g_ema": self.g_ema.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.g_ema.load_state_dict(state["g_ema"])
 
 
 def load_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
@@ -173,15 +248,27 @@ def method_loss(method: str) -> GANLoss:
 def build(args: argparse.Namespace, method: str, norm: str | None = None, num_classes: int = 0,
           trainer_cls: type[GANTrainer] = GANTrainer,
           sample_real: Callable[[int, np.random.Generator], np.ndarray] | None = None) -> GANTrainer:
-    """A fresh trainer: G and D initialised from ``args.seed``, the method's optimisers and k."""
+    """A fresh trainer: G and D initialised from ``args.seed``, the method's optimisers and k.
+
+    Optional fields of ``args`` (absent: off): ``ema`` > 0 (an ``EMAGANTrainer`` with that beta, when
+    ``trainer_cls`` is the plain GANTrainer), ``lr_decay`` (both learning rates fall linearly to 0 at
+    ``args.steps``), ``mbstd`` (minibatch-std feature in D), ``lr_g`` / ``lr_d`` (override the method's
+    learning rate, Adam methods only)."""
     cfg = METHODS[method]
     size = SIZES[args.dataset]
     mg.manual_seed(args.seed)
     g = Generator(args.z_dim, args.channels, size, num_classes)
-    d = Discriminator(args.channels, size, norm or cfg["norm"], num_classes)
+    d = Discriminator(args.channels, size, norm or cfg["norm"], num_classes,
+                      mbstd=bool(getattr(args, "mbstd", False)))
+    extra: dict[str, Any] = {}
+    if getattr(args, "lr_decay", False):
+        extra["decay_steps"] = args.steps
+    if getattr(args, "ema", 0.0) and trainer_cls is GANTrainer:
+        trainer_cls, extra["ema_decay"] = EMAGANTrainer, args.ema
     if cfg["opt"] == "adam":
-        opt_g = optim.Adam(g.parameters(), lr=cfg["lr"], betas=cfg["betas"])
-        opt_d = optim.Adam(d.parameters(), lr=cfg["lr"], betas=cfg["betas"])
+        lr_g, lr_d = getattr(args, "lr_g", None) or cfg["lr"], getattr(args, "lr_d", None) or cfg["lr"]
+        opt_g = optim.Adam(g.parameters(), lr=lr_g, betas=cfg["betas"])
+        opt_d = optim.Adam(d.parameters(), lr=lr_d, betas=cfg["betas"])
     else:
         opt_g = optim.RMSprop(g.parameters(), lr=cfg["lr"])
         opt_d = optim.RMSprop(d.parameters(), lr=cfg["lr"])
@@ -192,7 +279,7 @@ def build(args: argparse.Namespace, method: str, norm: str | None = None, num_cl
             return x[rng.integers(0, len(x), n)]
 
     return trainer_cls(g, d, opt_g, opt_d, method_loss(method), sample_real, z_dim=args.z_dim,
-                       batch_size=args.batch_size, n_critic=cfg["k"], seed=args.seed)
+                       batch_size=args.batch_size, n_critic=cfg["k"], seed=args.seed, **extra)
 
 
 def to_unit(x: np.ndarray, size: int) -> np.ndarray:
@@ -246,12 +333,19 @@ def train_with_evals(trainer: GANTrainer, steps: int, eval_every: int,
 
 def unconditional_evaluator(scorer: DigitScorer, size: int, z_dim: int, seed: int,
                             n_snap: int = 10) -> Callable[[GANTrainer], tuple[dict[str, float], np.ndarray]]:
-    """Scores of 1,000 samples from a fixed noise (seeded by ``seed``); the first ``n_snap`` for pictures."""
+    """Scores of 1,000 samples from a fixed noise (seeded by ``seed``); the first ``n_snap`` for pictures.
+
+    With an ``EMAGANTrainer`` the scores (and pictures) are G_ema's, and G's own are added as
+    raw_classifier_is / raw_classifier_fid."""
     z = mg.tensor(np.random.default_rng([seed, 2024]).standard_normal((N_EVAL, z_dim)).astype(np.float32))
 
     def evaluate(trainer: GANTrainer) -> tuple[dict[str, float], np.ndarray]:
         x = to_unit(trainer.generate(z), size)
-        return scorer.score(x), x[:n_snap]
+        if not isinstance(trainer, EMAGANTrainer):
+            return scorer.score(x), x[:n_snap]
+        raw = {f"raw_{k}": v for k, v in scorer.score(x).items()}
+        x = to_unit(trainer.generate_ema(z), size)
+        return {**scorer.score(x), **raw}, x[:n_snap]
 
     return evaluate
 
@@ -272,6 +366,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--loss", default="nsgan", choices=list(METHODS))
     p.add_argument("--compare", action="store_true", help="NSGAN vs WGAN-GP vs WGAN-clip, FID curves")
     p.add_argument("--compare-steps", type=int, default=300, help="generator steps per method with --compare")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="beta of the EMA of G's weights; scores and samples are G_ema's (0: off)")
+    p.add_argument("--lr-decay", action="store_true",
+                   help="both learning rates fall linearly to 0 by --steps")
+    p.add_argument("--mbstd", action="store_true", help="minibatch-std feature map in D")
+    p.add_argument("--lr-g", type=float, default=None, help="G's Adam learning rate (default: the method's)")
+    p.add_argument("--lr-d", type=float, default=None, help="D's Adam learning rate (default: the method's)")
     args = p.parse_args(argv)
     if args.compare and args.out == "runs/dcgan":
         args.out = "runs/dcgan-compare"
@@ -367,13 +468,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     final = {"classifier_is": evals[-1]["classifier_is"], "classifier_fid": evals[-1]["classifier_fid"],
              **scorer.real_floor(), **baseline, "scorer_hash": scorer.hash, "steps": trainer.step,
              "data_epochs": trainer.step * args.batch_size / len(scorer.x_train),
-             "best_classifier_fid": min(e["classifier_fid"] for e in evals)}
+             "best_classifier_fid": min(e["classifier_fid"] for e in evals),
+             **{k: v for k, v in evals[-1].items() if k.startswith("raw_")}}
     print(f"final: IS {final['classifier_is']:.2f}  FID {final['classifier_fid']:.2f}  |  {describe(scorer)}")
     from .harness import write_metrics
 
     write_metrics(metrics_rows(evals, args.batch_size, len(scorer.x_train)), out / "metrics.csv")
+    ema = isinstance(trainer, EMAGANTrainer)
     save({"generator": trainer.g.state_dict(), "discriminator": trainer.d.state_dict(), "final": final,
-          "args": vars(args)}, out / "final.ckpt")
+          **({"generator_ema": trainer.g_ema.state_dict()} if ema else {}), "args": vars(args)},
+         out / "final.ckpt")
     files = ["metrics.csv", "last.ckpt", "final.ckpt", "summary.json", "curves.png"]
     from . import _dcgan_plots as plots
 
@@ -382,7 +486,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not args.no_pictures:
         z = mg.tensor(np.random.default_rng([args.seed, 2024]).standard_normal((100, args.z_dim))
                       .astype(np.float32))
-        files.append(plots.grid(to_unit(trainer.generate(z), size), size, out / "samples.png", ncol=10,
+        drawn = trainer.generate_ema(z) if ema else trainer.generate(z)
+        files.append(plots.grid(to_unit(drawn, size), size, out / "samples.png", ncol=10,
                                 title=f"step {trainer.step}: IS {final['classifier_is']:.2f}, "
                                       f"FID {final['classifier_fid']:.2f}").name)
         files.append(plots.over_training(r["snapshots"], size, out / "samples_over_training.png").name)
