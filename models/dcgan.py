@@ -143,7 +143,9 @@ class MinibatchStd(nn.Module):
 class Discriminator(nn.Module):
     """images (N, 1, S, S) -> scores V (N, 1): a logit (NSGAN, LSGAN, hinge) or a critic value (WGAN).
 
-    ``norm``: "batch" (BatchNorm after the second convolution) or "none" (the WGAN critics).
+    ``norm``: "batch" (BatchNorm after the second convolution), "none" (the WGAN critics) or "spectral"
+    (no BatchNorm; every weight W of D is used as W / sigma_max(W), sigma by one power iteration per
+    forward, Miyato et al. 2018, so that D is 1-Lipschitz per layer).
     ``mbstd``: insert ``MinibatchStd`` after the first convolution (its output has c + 1 channels).
     Conditional (``num_classes`` = K > 0): a projection discriminator (Miyato & Koyama 2018) on inputs
     (N, S^2 + K), flattened image then one-hot label y: with h(x) the (N, F) features,
@@ -153,8 +155,8 @@ class Discriminator(nn.Module):
     def __init__(self, channels: int, size: int, norm: str = "batch", num_classes: int = 0,
                  mbstd: bool = False) -> None:
         super().__init__()
-        if norm not in ("batch", "none"):
-            raise ValueError(f"Discriminator: norm must be 'batch' or 'none', got {norm!r}")
+        if norm not in ("batch", "none", "spectral"):
+            raise ValueError(f"Discriminator: norm must be 'batch', 'none' or 'spectral', got {norm!r}")
         c, s = channels, size // 4
         self.size, self.num_classes = size, num_classes
         layers: list[nn.Module] = [nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2)]
@@ -167,6 +169,10 @@ class Discriminator(nn.Module):
         self.out = nn.Linear(2 * c * s * s, 1)
         self.embed = nn.Linear(num_classes, 2 * c * s * s, bias=False) if num_classes else None
         dcgan_init_(self)
+        if norm == "spectral":
+            for m in list(self.modules()):
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.spectral_norm(m)
 
     def forward(self, x: Tensor) -> Tensor:
         n, pixels = x.shape[0], self.size * self.size
@@ -258,7 +264,7 @@ def build(args: argparse.Namespace, method: str, norm: str | None = None, num_cl
     size = SIZES[args.dataset]
     mg.manual_seed(args.seed)
     g = Generator(args.z_dim, args.channels, size, num_classes)
-    d = Discriminator(args.channels, size, norm or cfg["norm"], num_classes,
+    d = Discriminator(args.channels, size, norm or getattr(args, "d_norm", None) or cfg["norm"], num_classes,
                       mbstd=bool(getattr(args, "mbstd", False)))
     extra: dict[str, Any] = {}
     if getattr(args, "lr_decay", False):
@@ -371,6 +377,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--lr-decay", action="store_true",
                    help="both learning rates fall linearly to 0 by --steps")
     p.add_argument("--mbstd", action="store_true", help="minibatch-std feature map in D")
+    p.add_argument("--d-norm", default=None, choices=["batch", "none", "spectral"],
+                   help="D's normalisation (default: the method's)")
     p.add_argument("--lr-g", type=float, default=None, help="G's Adam learning rate (default: the method's)")
     p.add_argument("--lr-d", type=float, default=None, help="D's Adam learning rate (default: the method's)")
     args = p.parse_args(argv)

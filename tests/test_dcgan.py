@@ -221,3 +221,16 @@ def test_minibatch_std_appends_the_batch_spread():
     assert np.abs(same[:, 3]).max() < 1e-3                  # a collapsed batch has spread ~0
     d = dcgan.Discriminator(4, 8, mbstd=True)
     assert tuple(d(mg.randn(3, 1, 8, 8)).shape) == (3, 1)
+
+
+def test_spectral_discriminator_has_unit_spectral_norms():
+    mg.manual_seed(0)
+    d = dcgan.Discriminator(4, 8, norm="spectral")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    for _ in range(30):                                      # power iterations run in training forwards
+        d(mg.randn(3, 1, 8, 8))
+    layers = [m for m in d.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 3
+    for m in layers:
+        w = m.weight.numpy().reshape(m.weight.shape[0], -1)
+        assert abs(np.linalg.svd(w, compute_uv=False)[0] - 1.0) < 0.05
