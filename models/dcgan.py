@@ -147,13 +147,15 @@ class Discriminator(nn.Module):
     (no BatchNorm; every weight W of D is used as W / sigma_max(W), sigma by one power iteration per
     forward, Miyato et al. 2018, so that D is 1-Lipschitz per layer).
     ``mbstd``: insert ``MinibatchStd`` after the first convolution (its output has c + 1 channels).
+    ``info_codes`` = K > 0 (unconditional only): an InfoGAN head q = Linear(h) -> K logits on the features
+    h of the last forward (``last_features``), used by ``InfoGANTrainer``.
     Conditional (``num_classes`` = K > 0): a projection discriminator (Miyato & Koyama 2018) on inputs
     (N, S^2 + K), flattened image then one-hot label y: with h(x) the (N, F) features,
     V(x, y) = w^T h + b + (E y)^T h, where E (F, K) embeds the label.
     """
 
     def __init__(self, channels: int, size: int, norm: str = "batch", num_classes: int = 0,
-                 mbstd: bool = False) -> None:
+                 mbstd: bool = False, info_codes: int = 0) -> None:
         super().__init__()
         if norm not in ("batch", "none", "spectral"):
             raise ValueError(f"Discriminator: norm must be 'batch', 'none' or 'spectral', got {norm!r}")
@@ -168,6 +170,8 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.out = nn.Linear(2 * c * s * s, 1)
         self.embed = nn.Linear(num_classes, 2 * c * s * s, bias=False) if num_classes else None
+        self.q = nn.Linear(2 * c * s * s, info_codes) if info_codes else None
+        self.last_features: Tensor | None = None
         dcgan_init_(self)
         if norm == "spectral":
             for m in list(self.modules()):
@@ -177,7 +181,8 @@ class Discriminator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         n, pixels = x.shape[0], self.size * self.size
         if self.embed is None:
-            return self.out(self.features(x))
+            self.last_features = self.features(x)
+            return self.out(self.last_features)
         h = self.features(x[:, :pixels].reshape(n, 1, self.size, self.size))
         return self.out(h) + (self.embed(x[:, pixels:]) * h).sum(dim=1, keepdim=True)
 
@@ -225,7 +230,7 @@ class EMAGANTrainer(GANTrainer):
             m.momentum = None                   # cumulative average over the calibration batches
         self.g_ema.train()
         for zc in self.calib_z:
-            self.g_ema(zc)
+            self.g_ema(self.with_codes(zc) if isinstance(self, InfoGANTrainer) else zc)
         for m, momentum in zip(norms, saved, strict=True):
             m.momentum = momentum
         self.g_ema.eval()
@@ -237,6 +242,61 @@ class EMAGANTrainer(GANTrainer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.g_ema.load_state_dict(state["g_ema"])
+
+
+class InfoGANTrainer(EMAGANTrainer):
+    """Label-free InfoGAN (Chen et al. 2016) with one categorical code, plus the EMA of G.
+
+    G's input is [z, c], z ~ N(0, I_zdim) and c a one-hot code uniform over K categories; D has a second
+    head Q(c | x) = softmax(q(h(x))) on its features. Both networks add lambda times the cross-entropy
+    -log Q(c | G(z, c)) (a lower bound on the mutual information I(c; G(z, c)), up to H(c)) to their
+    GAN losses. G is pushed to make the K codes give K distinguishable kinds of image, uniformly often:
+    a discrete latent lets G split its samples into separate modes (digits, if it finds them) instead of
+    bridging them with a continuous z, and p(c) uniform keeps every mode fed. No labels are used.
+
+    Sampling from a plain z (n, z_dim) (the evaluators, the calibration batches) appends the codes
+    c_i = i mod K, so that a fixed z gives a fixed, balanced set of samples.
+    """
+
+    def __init__(self, *args: Any, info_codes: int = 10, info_weight: float = 1.0, **kwargs: Any) -> None:
+        self.info_codes, self.info_weight = info_codes, info_weight
+        self.last_codes: np.ndarray | None = None
+        super().__init__(*args, **kwargs)
+
+    def with_codes(self, z: Tensor) -> Tensor:
+        """[z, one-hot(i mod K)] for z (n, z_dim); inputs that already carry codes pass unchanged."""
+        if z.shape[-1] != self.z_dim:
+            return z
+        codes = np.eye(self.info_codes, dtype=np.float32)[np.arange(z.shape[0]) % self.info_codes]
+        return mg.cat([z, mg.tensor(codes)], dim=1)
+
+    def noise(self, n: int, rng: np.random.Generator | None = None) -> Tensor:
+        r = rng or self.rng
+        z = r.standard_normal((n, self.z_dim)).astype(np.float32)
+        self.last_codes = r.integers(0, self.info_codes, n)
+        onehot = np.eye(self.info_codes, dtype=np.float32)[self.last_codes]
+        return mg.tensor(np.concatenate([z, onehot], axis=1))
+
+    def _info_loss(self) -> Tensor:
+        """-mean log Q(c | x) on the last forward of D (the fake batch built from ``last_codes``)."""
+        logits = self.d.q(self.d.last_features)
+        return nn.functional.cross_entropy(logits, mg.tensor(self.last_codes.astype(np.int64)))
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, list[float]]:
+        loss, values = super().d_loss(real, fake)          # D's last forward was the fake batch
+        return loss + self.info_weight * self._info_loss(), values
+
+    def g_loss(self, fake: Tensor) -> tuple[Tensor, list[float]]:
+        loss, values = super().g_loss(fake)
+        return loss + self.info_weight * self._info_loss(), values
+
+    @mg.no_grad()
+    def generate(self, z: Tensor) -> np.ndarray:
+        return super().generate(self.with_codes(z))
+
+    @mg.no_grad()
+    def generate_ema(self, z: Tensor) -> np.ndarray:
+        return super().generate_ema(self.with_codes(z))
 
 
 def load_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
@@ -263,13 +323,17 @@ def build(args: argparse.Namespace, method: str, norm: str | None = None, num_cl
     cfg = METHODS[method]
     size = SIZES[args.dataset]
     mg.manual_seed(args.seed)
-    g = Generator(args.z_dim, args.channels, size, num_classes)
+    info = int(getattr(args, "info_codes", 0)) if trainer_cls is GANTrainer else 0
+    g = Generator(args.z_dim + info, args.channels, size, num_classes)
     d = Discriminator(args.channels, size, norm or getattr(args, "d_norm", None) or cfg["norm"], num_classes,
-                      mbstd=bool(getattr(args, "mbstd", False)))
+                      mbstd=bool(getattr(args, "mbstd", False)), info_codes=info)
     extra: dict[str, Any] = {}
     if getattr(args, "lr_decay", False):
         extra["decay_steps"] = args.steps
-    if getattr(args, "ema", 0.0) and trainer_cls is GANTrainer:
+    if info:
+        trainer_cls = InfoGANTrainer
+        extra.update(info_codes=info, info_weight=args.info_weight, ema_decay=getattr(args, "ema", 0.0))
+    elif getattr(args, "ema", 0.0) and trainer_cls is GANTrainer:
         trainer_cls, extra["ema_decay"] = EMAGANTrainer, args.ema
     if cfg["opt"] == "adam":
         lr_g, lr_d = getattr(args, "lr_g", None) or cfg["lr"], getattr(args, "lr_d", None) or cfg["lr"]
@@ -377,6 +441,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--lr-decay", action="store_true",
                    help="both learning rates fall linearly to 0 by --steps")
     p.add_argument("--mbstd", action="store_true", help="minibatch-std feature map in D")
+    p.add_argument("--info-codes", type=int, default=0,
+                   help="K > 0: InfoGAN categorical code with K values (label-free), see InfoGANTrainer")
+    p.add_argument("--info-weight", type=float, default=1.0, help="lambda of the InfoGAN term")
     p.add_argument("--d-norm", default=None, choices=["batch", "none", "spectral"],
                    help="D's normalisation (default: the method's)")
     p.add_argument("--lr-g", type=float, default=None, help="G's Adam learning rate (default: the method's)")

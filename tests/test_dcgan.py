@@ -234,3 +234,23 @@ def test_spectral_discriminator_has_unit_spectral_norms():
     for m in layers:
         w = m.weight.numpy().reshape(m.weight.shape[0], -1)
         assert abs(np.linalg.svd(w, compute_uv=False)[0] - 1.0) < 0.05
+
+
+def test_infogan_codes_reach_the_generator_and_the_q_head_learns_them():
+    args = small_args(info_codes=4, info_weight=1.0, ema=0.0, steps=30, lr_g=3e-3, lr_d=3e-3)
+    trainer = dcgan.build(args, "nsgan")
+    assert isinstance(trainer, dcgan.InfoGANTrainer) and trainer.d.q is not None
+    z = trainer.noise(12)
+    codes = z.numpy()[:, 8:]
+    assert z.shape == (12, 8 + 4) and np.array_equal(codes.argmax(1), trainer.last_codes)
+    plain = mg.tensor(np.zeros((8, 8), np.float32))
+    np.testing.assert_array_equal(trainer.with_codes(plain).numpy()[:, 8:].argmax(1), np.arange(8) % 4)
+    assert trainer.generate(plain).shape == (8, 1, 8, 8)
+    start = float(trainer._info_loss()) if trainer.d.last_features is not None else math.log(4)
+    trainer.train(30)
+    trainer.noise(64)
+    with mg.no_grad():
+        fake = trainer.g(trainer.noise(64))
+        trainer.d(fake)
+        end = float(trainer._info_loss())
+    assert end < 0.5 * start                                 # Q recovers the code from G(z, c)
