@@ -177,3 +177,80 @@ def test_compare_trains_the_three_losses_on_the_same_networks(tmp_path):
     assert [r["k"] for r in result["runs"].values()] == [1, 5, 5]
     assert all(math.isfinite(final[f"{m}/classifier_fid"]) for m in result["runs"])
     assert (tmp_path / "compare_wgan_gp" / "last.ckpt").is_file()
+
+
+def test_ema_shadow_follows_the_average_and_resumes_exactly(tmp_path):
+    """G_ema is the warm-started EMA of G's weights; a resumed EMA run repeats an uninterrupted one."""
+    args = small_args(ema=0.9, steps=4)
+    trainer = dcgan.build(args, "nsgan")
+    assert isinstance(trainer, dcgan.EMAGANTrainer) and trainer.g_ema is not trainer.g
+    shadow = [p.numpy().astype(np.float64) for p in trainer.g_ema.parameters()]
+    for t in range(1, 4):
+        trainer.train(1)
+        beta = min(0.9, (1 + t) / (10 + t))
+        shadow = [beta * s + (1 - beta) * p.numpy() for s, p in zip(shadow, trainer.g.parameters())]
+    for s, p in zip(shadow, trainer.g_ema.parameters()):
+        np.testing.assert_allclose(p.numpy(), s, rtol=1e-5, atol=1e-7)
+    assert not any(p.requires_grad for p in trainer.g_ema.parameters())
+    z = trainer.noise(6, np.random.default_rng(0))
+    a, b = trainer.generate_ema(z), trainer.generate_ema(z)
+    np.testing.assert_array_equal(a, b)                      # standing statistics: no drift between calls
+    assert a.shape == (6, 1, 8, 8) and not np.allclose(a, trainer.generate(z))
+
+    scorer = load_scorer("digits")
+    evaluator = dcgan.unconditional_evaluator(scorer, 8, args.z_dim, args.seed)
+    full = dcgan.train_with_evals(dcgan.build(args, "nsgan"), 4, 2, evaluator, None, None, log=lambda s: None)
+    assert {"raw_classifier_fid", "classifier_fid"} <= set(full["evals"][-1])
+    saved: dict = {}
+    first = dcgan.build(args, "nsgan")
+    dcgan.train_with_evals(first, 2, 2, evaluator, None, saved.update, log=lambda s: None)
+    save(saved, tmp_path / "last.ckpt")
+    again = dcgan.train_with_evals(dcgan.build(args, "nsgan"), 4, 2, evaluator, load(tmp_path / "last.ckpt"),
+                                   None, log=lambda s: None)
+    keys = ("step", "d_loss", "classifier_fid", "raw_classifier_fid")
+    assert [[e[k] for k in keys] for e in full["evals"]] == [[e[k] for k in keys] for e in again["evals"]]
+
+
+def test_minibatch_std_appends_the_batch_spread():
+    h = mg.tensor(np.random.default_rng(0).standard_normal((5, 3, 4, 4)).astype(np.float32))
+    out = dcgan.MinibatchStd()(h).numpy()
+    assert out.shape == (5, 4, 4, 4)
+    np.testing.assert_array_equal(out[:, :3], h.numpy())
+    np.testing.assert_allclose(out[:, 3], np.sqrt(h.numpy().var(axis=0) + 1e-8).mean(), rtol=1e-5)
+    same = dcgan.MinibatchStd()(mg.tensor(np.repeat(h.numpy()[:1], 5, axis=0))).numpy()
+    assert np.abs(same[:, 3]).max() < 1e-3                  # a collapsed batch has spread ~0
+    d = dcgan.Discriminator(4, 8, mbstd=True)
+    assert tuple(d(mg.randn(3, 1, 8, 8)).shape) == (3, 1)
+
+
+def test_spectral_discriminator_has_unit_spectral_norms():
+    mg.manual_seed(0)
+    d = dcgan.Discriminator(4, 8, norm="spectral")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    for _ in range(30):                                      # power iterations run in training forwards
+        d(mg.randn(3, 1, 8, 8))
+    layers = [m for m in d.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 3
+    for m in layers:
+        w = m.weight.numpy().reshape(m.weight.shape[0], -1)
+        assert abs(np.linalg.svd(w, compute_uv=False)[0] - 1.0) < 0.05
+
+
+def test_infogan_codes_reach_the_generator_and_the_q_head_learns_them():
+    args = small_args(info_codes=4, info_weight=1.0, ema=0.0, steps=30, lr_g=3e-3, lr_d=3e-3)
+    trainer = dcgan.build(args, "nsgan")
+    assert isinstance(trainer, dcgan.InfoGANTrainer) and trainer.d.q is not None
+    z = trainer.noise(12)
+    codes = z.numpy()[:, 8:]
+    assert z.shape == (12, 8 + 4) and np.array_equal(codes.argmax(1), trainer.last_codes)
+    plain = mg.tensor(np.zeros((8, 8), np.float32))
+    np.testing.assert_array_equal(trainer.with_codes(plain).numpy()[:, 8:].argmax(1), np.arange(8) % 4)
+    assert trainer.generate(plain).shape == (8, 1, 8, 8)
+    start = float(trainer._info_loss()) if trainer.d.last_features is not None else math.log(4)
+    trainer.train(30)
+    trainer.noise(64)
+    with mg.no_grad():
+        fake = trainer.g(trainer.noise(64))
+        trainer.d(fake)
+        end = float(trainer._info_loss())
+    assert end < 0.5 * start                                 # Q recovers the code from G(z, c)
