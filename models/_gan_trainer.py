@@ -61,6 +61,19 @@ GAN_LOSSES: dict[str, GANLoss] = {
 }
 
 
+def make_optimizers(g: nn.Module, d: nn.Module, cfg: dict, lr_g: float | None = None,
+                    lr_d: float | None = None) -> tuple[Any, Any]:
+    """(opt_g, opt_d) of a method's settings: ``cfg["opt"]`` "adam" (``cfg["betas"]``) or "rmsprop", at
+    ``cfg["lr"]`` unless lr_g / lr_d (two time-scales) are given."""
+    lr_g, lr_d = lr_g or cfg["lr"], lr_d or cfg["lr"]
+    if cfg["opt"] == "adam":
+        return (mg.optim.Adam(g.parameters(), lr=lr_g, betas=cfg["betas"]),
+                mg.optim.Adam(d.parameters(), lr=lr_d, betas=cfg["betas"]))
+    if cfg["opt"] == "rmsprop":
+        return mg.optim.RMSprop(g.parameters(), lr=lr_g), mg.optim.RMSprop(d.parameters(), lr=lr_d)
+    raise ValueError(f"make_optimizers: unknown optimizer {cfg['opt']!r} (adam or rmsprop)")
+
+
 class GANTrainer:
     """Alternating GAN training of ``generator`` (z (N, z_dim) -> x) and ``discriminator`` (x -> (N, 1)).
 

@@ -73,11 +73,11 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
-from minigrad import Tensor, nn, optim
+from minigrad import Tensor, nn
 from minigrad.serialization import load, save
 
 from ._digit_scorer import DigitScorer, describe, load_scorer
-from ._gan_trainer import GAN_LOSSES, GANLoss, GANTrainer
+from ._gan_trainer import GAN_LOSSES, GANLoss, GANTrainer, make_optimizers
 
 SIZES = {"mnist_sample": 28, "digits": 8}
 NUM_CLASSES = 10
@@ -345,13 +345,9 @@ def build(args: argparse.Namespace, method: str, norm: str | None = None, num_cl
         extra.update(info_codes=info, info_weight=args.info_weight, ema_decay=getattr(args, "ema", 0.0))
     elif getattr(args, "ema", 0.0) and trainer_cls is GANTrainer:
         trainer_cls, extra["ema_decay"] = EMAGANTrainer, args.ema
-    if cfg["opt"] == "adam":
-        lr_g, lr_d = getattr(args, "lr_g", None) or cfg["lr"], getattr(args, "lr_d", None) or cfg["lr"]
-        opt_g = optim.Adam(g.parameters(), lr=lr_g, betas=cfg["betas"])
-        opt_d = optim.Adam(d.parameters(), lr=lr_d, betas=cfg["betas"])
-    else:
-        opt_g = optim.RMSprop(g.parameters(), lr=cfg["lr"])
-        opt_d = optim.RMSprop(d.parameters(), lr=cfg["lr"])
+    two_scales = cfg["opt"] == "adam"   # --lr-g / --lr-d apply to the Adam methods
+    opt_g, opt_d = make_optimizers(g, d, cfg, getattr(args, "lr_g", None) if two_scales else None,
+                                   getattr(args, "lr_d", None) if two_scales else None)
     if sample_real is None:
         x = load_split(args.dataset)[0].reshape(-1, 1, size, size) * 2.0 - 1.0
 

@@ -40,13 +40,13 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
-from minigrad import nn, optim
+from minigrad import nn
 from minigrad.nn.utils import spectral_norm
 from minigrad.serialization import load, save
 
 from . import _gan_toy_plots as plots
 from ._ensemble import Packed, stack_sequential, unstack_state
-from ._gan_trainer import GAN_LOSSES, GANTrainer
+from ._gan_trainer import GAN_LOSSES, GANTrainer, make_optimizers
 from ._toy2d import DATASETS, energy_distance, mean_and_se, mode_metrics, sample
 
 # method -> loss (a key of GAN_LOSSES, or "ebgan"), optimizer, k, extras
@@ -124,12 +124,7 @@ def build(method: str, dataset: str, seed: int | Sequence[int], hidden: int, bat
         d = stack_sequential([n[1] for n in nets])
     if cfg.get("pack", 1) > 1:
         d = Packed(d, cfg["pack"])
-    if cfg["opt"] == "adam":
-        opt_g = optim.Adam(g.parameters(), lr=cfg["lr"], betas=cfg["betas"])
-        opt_d = optim.Adam(d.parameters(), lr=cfg["lr"], betas=cfg["betas"])
-    else:
-        opt_g = optim.RMSprop(g.parameters(), lr=cfg["lr"])
-        opt_d = optim.RMSprop(d.parameters(), lr=cfg["lr"])
+    opt_g, opt_d = make_optimizers(g, d, cfg)
     loss = None if cfg["loss"] == "ebgan" else GAN_LOSSES[cfg["loss"]]
     if loss is not None and gp_weight is not None:
         loss = replace(loss, gp_weight=gp_weight)
