@@ -33,7 +33,7 @@ beside samples from N(0, I)), layers.png (the test points after every layer).
 Results (seed 0, two moons, default: ActNorm + 12 affine couplings with 2-64-64-4 ReLU MLPs, AdamW lr
 3e-3 with weight decay 1e-2 and a cosine schedule, 100 epochs of batch 100): test NLL 1.111 nats/point,
 where the true density itself scores 1.057 on the same 1000 points (entropy 1.006), so the target
-(<= 1.10) is missed by 0.011; 90 s on 2 cores shared with other jobs (load ~6). The settings were chosen
+(<= 1.10) is missed by 0.011; 28 s at load 1.5 (90 s with other jobs at load ~6). The settings were chosen
 on a separate validation draw (``--validation``, seed 2, true density 1.018 there): 8 couplings x 60
 epochs 1.074, x 150 epochs 1.081; 12 x 150 1.061; 12 x 100 1.051 (the default); hidden 128 1.120,
 hidden 32 1.090; weight decay 5e-2 / 1e-1 1.055 / 1.059; batch 200 1.056. Training NLL ends at 0.966,
