@@ -133,3 +133,8 @@ def test_matches_torch_with_the_same_u_init(kind):
     x = rng.normal(size=shape).astype(np.float32)
     np.testing.assert_allclose(mmod(mg.tensor(x)).numpy(), tmod(torch.tensor(x)).detach().numpy(),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_bad_power_iterations_name_the_function():
+    with pytest.raises(ValueError, match="spectral_norm: n_power_iterations must be positive, got 0"):
+        spectral_norm(nn.Linear(3, 2), n_power_iterations=0)
