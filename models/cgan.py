@@ -27,33 +27,32 @@ z at each evaluation), last.ckpt (resume), final.ckpt.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.serialization import load, save
+from minigrad.serialization import save
 
-from ._digit_scorer import DigitScorer, describe, load_scorer
+from ._digit_scorer import DigitScorer, describe
 from ._gan_trainer import GANTrainer
 from .dcgan import (
     N_EVAL,
     NUM_CLASSES,
-    SIZES,
     add_common_arguments,
     build,
-    gaussian_baseline,
+    common_final,
     load_split,
-    metrics_rows,
     quick_overrides,
+    resume_state,
+    start_run,
     to_unit,
     train_with_evals,
+    write_run_files,
+    write_summary,
 )
 
 LOSSES = ("nsgan", "lsgan", "hinge")  # the GP would also penalise the label columns: not offered here
@@ -128,39 +127,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     quick_overrides(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    scorer = load_scorer(args.dataset)
+    out, t_start, scorer, size, baseline = start_run(args)
     real_acc = scorer.test_accuracy()
-    print(describe(scorer), flush=True)
-    size = SIZES[args.dataset]
-    baseline = gaussian_baseline(scorer, args.seed)
-    state = load(out / "last.ckpt") if args.resume and (out / "last.ckpt").is_file() else None
     trainer = build_conditional(args)
-    r = train_with_evals(trainer, args.steps, args.eval_every,
-                         conditional_evaluator(scorer, size, args.z_dim, args.seed), state,
+    evaluate = conditional_evaluator(scorer, size, args.z_dim, args.seed)
+    r = train_with_evals(trainer, args.steps, args.eval_every, evaluate, resume_state(args, out),
                          lambda s: save(s, out / "last.ckpt"))
     evals = r["evals"]
-    last = evals[-1]
-    final = {"label_accuracy": last["label_accuracy"], "real_label_accuracy": real_acc,
-             "classifier_is": last["classifier_is"], "classifier_fid": last["classifier_fid"],
-             **scorer.real_floor(), **baseline, "scorer_hash": scorer.hash, "steps": trainer.step,
-             "data_epochs": trainer.step * args.batch_size / len(scorer.x_train)}
+    final = {"label_accuracy": evals[-1]["label_accuracy"], "real_label_accuracy": real_acc,
+             **common_final(trainer, evals, scorer, baseline, args.batch_size)}
     print(f"final: label accuracy {final['label_accuracy']:.3f} (the scorer on real test images: "
           f"{real_acc:.3f}), "
           f"IS {final['classifier_is']:.2f}, FID {final['classifier_fid']:.2f}  |  {describe(scorer)}")
-    from .harness import write_metrics
-
-    write_metrics(metrics_rows(evals, args.batch_size, len(scorer.x_train)), out / "metrics.csv")
-    save({"generator": trainer.g.state_dict(), "discriminator": trainer.d.state_dict(), "final": final,
-          "args": vars(args)}, out / "final.ckpt")
-    files = ["metrics.csv", "last.ckpt", "final.ckpt", "summary.json", "curves.png"]
-    from . import _dcgan_plots as plots
-
-    plots.curves(trainer.history, evals, scorer.real_floor(), baseline, out / "curves.png",
-                 title=f"cGAN {args.loss} on {args.dataset} (scorer #{scorer.hash})", extra="label_accuracy")
+    files = write_run_files(args, out, trainer, evals, final, scorer, baseline,
+                            title=f"cGAN {args.loss} on {args.dataset} (scorer #{scorer.hash})",
+                            extra_curve="label_accuracy")
     if not args.no_pictures:
+        from . import _dcgan_plots as plots
+
         z = np.random.default_rng([args.seed, 2026]).standard_normal((10, args.z_dim))
         labels = np.repeat(np.arange(NUM_CLASSES), 10)
         x = to_unit(trainer.generate(conditional_input(np.tile(z, (NUM_CLASSES, 1)), labels)), size)
@@ -171,11 +155,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                 ).name)
         files.append(plots.over_training(r["snapshots"], size, out / "samples_over_training.png",
                                          title="digits 0-9 from one fixed z (one row per evaluation)").name)
-    wall = time.perf_counter() - t_start
-    summary = {"args": vars(args), "final": final, "wall_seconds": wall, "train_seconds": r["seconds"],
-               "files": sorted(set(files))}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    print(f"cgan: {wall:.0f} s -> {out}")
+    write_summary(args, out, final, t_start, r["seconds"], files, "cgan")
     return final
 
 

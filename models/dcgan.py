@@ -524,16 +524,56 @@ def run_compare(args: argparse.Namespace, out: Path, scorer: DigitScorer) -> dic
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
-    quick_overrides(args)
+def start_run(args: argparse.Namespace) -> tuple[Path, float, DigitScorer, int, dict[str, float]]:
+    """(out folder, start time, the frozen scorer, image side, the Gaussian baseline) of a dcgan/cgan run."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     scorer = load_scorer(args.dataset)
     print(describe(scorer), flush=True)
-    size = SIZES[args.dataset]
-    baseline = gaussian_baseline(scorer, args.seed)
+    return out, t_start, scorer, SIZES[args.dataset], gaussian_baseline(scorer, args.seed)
+
+
+def resume_state(args: argparse.Namespace, out: Path) -> dict | None:
+    return load(out / "last.ckpt") if args.resume and (out / "last.ckpt").is_file() else None
+
+
+def common_final(trainer: GANTrainer, evals: Sequence[dict[str, Any]], scorer: DigitScorer,
+                 baseline: dict[str, float], batch_size: int) -> dict[str, Any]:
+    """The final metrics every digit GAN reports: the last IS/FID beside the real floor and the baseline."""
+    return {"classifier_is": evals[-1]["classifier_is"], "classifier_fid": evals[-1]["classifier_fid"],
+            **scorer.real_floor(), **baseline, "scorer_hash": scorer.hash, "steps": trainer.step,
+            "data_epochs": trainer.step * batch_size / len(scorer.x_train)}
+
+
+def write_run_files(args: argparse.Namespace, out: Path, trainer: GANTrainer, evals: Sequence[dict[str, Any]],
+                    final: dict[str, Any], scorer: DigitScorer, baseline: dict[str, float], title: str,
+                    extra_state: dict[str, Any] | None = None, extra_curve: str | None = None) -> list[str]:
+    """metrics.csv, final.ckpt (both networks, ``extra_state``) and curves.png; returns the file names."""
+    from . import _dcgan_plots as plots
+    from .harness import write_metrics
+
+    write_metrics(metrics_rows(evals, args.batch_size, len(scorer.x_train)), out / "metrics.csv")
+    save({"generator": trainer.g.state_dict(), "discriminator": trainer.d.state_dict(), "final": final,
+          **(extra_state or {}), "args": vars(args)}, out / "final.ckpt")
+    plots.curves(trainer.history, evals, scorer.real_floor(), baseline, out / "curves.png", title=title,
+                 **({"extra": extra_curve} if extra_curve else {}))
+    return ["metrics.csv", "last.ckpt", "final.ckpt", "summary.json", "curves.png"]
+
+
+def write_summary(args: argparse.Namespace, out: Path, final: dict[str, Any], t_start: float,
+                  train_seconds: float, files: list[str], name: str) -> None:
+    wall = time.perf_counter() - t_start
+    summary = {"args": vars(args), "final": final, "wall_seconds": wall, "train_seconds": train_seconds,
+               "files": sorted(set(files))}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    print(f"{name}: {wall:.0f} s -> {out}")
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    quick_overrides(args)
+    out, t_start, scorer, size, baseline = start_run(args)
     print(f"full-covariance Gaussian baseline: IS {baseline['gaussian_classifier_is']:.2f}, "
           f"FID {baseline['gaussian_classifier_fid']:.2f}", flush=True)
     if args.compare:
@@ -546,33 +586,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                            "scorer_hash": scorer.hash},
              "wall_seconds": time.perf_counter() - t_start, "files": files}, indent=1, default=str))
         return final_c
-    state = None
-    if args.resume and (out / "last.ckpt").is_file():
-        state = load(out / "last.ckpt")
     trainer = build(args, args.loss)
-    r = train_with_evals(trainer, args.steps, args.eval_every,
-                         unconditional_evaluator(scorer, size, args.z_dim, args.seed), state,
+    evaluate = unconditional_evaluator(scorer, size, args.z_dim, args.seed)
+    r = train_with_evals(trainer, args.steps, args.eval_every, evaluate, resume_state(args, out),
                          lambda s: save(s, out / "last.ckpt"))
     evals = r["evals"]
-    final = {"classifier_is": evals[-1]["classifier_is"], "classifier_fid": evals[-1]["classifier_fid"],
-             **scorer.real_floor(), **baseline, "scorer_hash": scorer.hash, "steps": trainer.step,
-             "data_epochs": trainer.step * args.batch_size / len(scorer.x_train),
+    final = {**common_final(trainer, evals, scorer, baseline, args.batch_size),
              "best_classifier_fid": min(e["classifier_fid"] for e in evals),
              **{k: v for k, v in evals[-1].items() if k.startswith("raw_")}}
     print(f"final: IS {final['classifier_is']:.2f}  FID {final['classifier_fid']:.2f}  |  {describe(scorer)}")
-    from .harness import write_metrics
-
-    write_metrics(metrics_rows(evals, args.batch_size, len(scorer.x_train)), out / "metrics.csv")
     ema = isinstance(trainer, EMAGANTrainer)
-    save({"generator": trainer.g.state_dict(), "discriminator": trainer.d.state_dict(), "final": final,
-          **({"generator_ema": trainer.g_ema.state_dict()} if ema else {}), "args": vars(args)},
-         out / "final.ckpt")
-    files = ["metrics.csv", "last.ckpt", "final.ckpt", "summary.json", "curves.png"]
-    from . import _dcgan_plots as plots
-
-    plots.curves(trainer.history, evals, scorer.real_floor(), baseline, out / "curves.png",
-                 title=f"DCGAN {args.loss} on {args.dataset} (scorer #{scorer.hash})")
+    files = write_run_files(args, out, trainer, evals, final, scorer, baseline,
+                            title=f"DCGAN {args.loss} on {args.dataset} (scorer #{scorer.hash})",
+                            extra_state={"generator_ema": trainer.g_ema.state_dict()} if ema else None)
     if not args.no_pictures:
+        from . import _dcgan_plots as plots
+
         z = mg.tensor(np.random.default_rng([args.seed, 2024]).standard_normal((100, args.z_dim))
                       .astype(np.float32))
         drawn = trainer.generate_ema(z) if ema else trainer.generate(z)
@@ -580,11 +609,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                 title=f"step {trainer.step}: IS {final['classifier_is']:.2f}, "
                                       f"FID {final['classifier_fid']:.2f}").name)
         files.append(plots.over_training(r["snapshots"], size, out / "samples_over_training.png").name)
-    wall = time.perf_counter() - t_start
-    summary = {"args": vars(args), "final": final, "wall_seconds": wall, "train_seconds": r["seconds"],
-               "files": sorted(set(files))}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    print(f"dcgan: {wall:.0f} s -> {out}")
+    write_summary(args, out, final, t_start, r["seconds"], files, "dcgan")
     return final
 
 
