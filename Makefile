@@ -70,10 +70,13 @@ train-%: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m models.$* --device $(DEVICE) $(ARGS)
 
 # make train-<algo> for the RL files (rl/<algo>.py; bandits included): python -m rl.<algo> with its defaults
-# (an --env-id of a Box2D env (LunarLander, BipedalWalker, CarRacing) installs the box2d extra first)
+# (an --env-id of a Box2D env (LunarLander, BipedalWalker, CarRacing) installs the box2d extra first, one
+# of a MuJoCo env (HalfCheetah, Hopper, Walker2d, Ant, Humanoid, ...) the mujoco extra)
 BOX2D_ENVS := Lunar Bipedal CarRacing
+MUJOCO_ENVS := HalfCheetah Hopper Walker2d Ant Humanoid Swimmer InvertedPendulum InvertedDoublePendulum Reacher Pusher
 $(addprefix train-,$(RL_ALGOS)): train-%: $(STAMP)
 	$(if $(strip $(foreach e,$(BOX2D_ENVS),$(findstring $(e),$(ARGS)))),$(PY) -c "import Box2D" 2>/dev/null || $(PY) -m pip install -q -e ".[box2d]")
+	$(if $(strip $(foreach e,$(MUJOCO_ENVS),$(findstring $(e),$(ARGS)))),$(PY) -c "import mujoco; import imageio" 2>/dev/null || $(PY) -m pip install -q -e ".[mujoco]")
 	MPLBACKEND=Agg $(PY) -m rl.$* $(ARGS)
 
 train-tabular: $(STAMP)

@@ -118,6 +118,14 @@ PRESETS: dict[str, dict] = {
         total_timesteps=1_000_000, n_envs=16, n_steps=1024, gamma=0.999, gae_lambda=0.98, n_epochs=4,
         batch_size=64, learning_rate=3e-4, anneal_lr=False, anneal_clip=False, ent_coef=0.01,
         eval_every=50_000, checkpoint_every=200_000),
+    # MuJoCo v5 (the mujoco extra): CleanRL's ppo_continuous_action settings (1 env x 2048 steps, 10
+    # epochs of 32 minibatches, lr 3e-4 annealed to 0 over the budget, obs. and reward normalisation)
+    # with the 300k budget as the run length.
+    **{env: dict(
+        total_timesteps=300_000, n_envs=1, n_steps=2048, gamma=0.99, gae_lambda=0.95, n_epochs=10,
+        batch_size=64, learning_rate=3e-4, anneal_lr=True, anneal_clip=False, normalize_obs=True,
+        normalize_reward=True, policy="gaussian", eval_every=25_000, checkpoint_every=100_000)
+       for env in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5")},
 }
 
 

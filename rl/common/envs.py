@@ -18,10 +18,23 @@ env, RecordEpisodeStatistics (so logged returns are the real ones), then ``VecNo
 
 from __future__ import annotations
 
+import ctypes.util
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+
+def _headless_mujoco_gl() -> None:
+    """MuJoCo renders (for episode GIFs) through an OpenGL context chosen by MUJOCO_GL when
+    ``mujoco`` is first imported; on a Linux machine without a display the default (GLFW) cannot
+    open one, EGL can. Set it before any MuJoCo environment is made, only where libEGL exists and
+    the user has not chosen."""
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") \
+            and "MUJOCO_GL" not in os.environ and ctypes.util.find_library("EGL"):
+        os.environ["MUJOCO_GL"] = "egl"
 
 
 def make_env(env_id: str, seed: int = 0, *, frame_stack: int = 0, render_mode: str | None = None,
@@ -30,6 +43,7 @@ def make_env(env_id: str, seed: int = 0, *, frame_stack: int = 0, render_mode: s
     def thunk():
         import gymnasium as gym
 
+        _headless_mujoco_gl()
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
         if frame_stack > 1:
             env = gym.wrappers.FrameStackObservation(env, frame_stack)

@@ -12,6 +12,7 @@ never replay the training episodes' starts.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,15 @@ def record_gif(policy: Policy, env_id: str, path: str | Path, seed: int = 10_000
     except Exception:       # no Pillow, or an environment without rgb_array rendering
         return None
     frames: list = []
+    try:
+        env.reset(seed=seed)
+        env.render()
+    except Exception as e:  # e.g. MuJoCo without an OpenGL context: the run itself is unaffected
+        env.close()
+        warnings.warn(f"record_gif: {env_id} cannot render rgb_array frames here ({type(e).__name__}: "
+                      f"{e}); no GIF written (MuJoCo on a machine without a display needs "
+                      f"MUJOCO_GL=egl or osmesa)", RuntimeWarning, stacklevel=2)
+        return None
     try:
         run_episode(policy, env, seed, obs_norm, frames, max_frames)
     finally:
