@@ -42,7 +42,7 @@ from minigrad.utils.likelihood import bits_per_dim, discrete_nll, logit_transfor
 
 from . import _vae_plots, plots
 from .harness import Experiment
-from .vae import TEST_NOISE_SEED, FreshNoise, dequantize, stratified_split
+from .vae import TEST_NOISE_SEED, FreshNoise, add_validation_flag, dequantize, evaluation_split
 
 LEVELS = {"digits": 17, "mnist_sample": 256}
 DEFAULT_ALPHA = {"digits": 0.05, "mnist_sample": 1e-6}
@@ -153,6 +153,7 @@ class ImageFlowExperiment(Experiment):
                             help="logit squeeze (default: 0.05 on digits, 1e-6 on mnist_sample)")
         parser.add_argument("--warmup", type=int, default=100, help="steps of linear learning-rate warm-up")
         parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam L2 penalty")
+        add_validation_flag(parser)
 
     # --- data and model ----------------------------------------------------------------------------------
     def load_data(self, args: argparse.Namespace) -> tuple[ImageDataset, ImageDataset]:
@@ -160,7 +161,7 @@ class ImageFlowExperiment(Experiment):
         self.levels = LEVELS[args.dataset]
         if args.alpha is None:
             args.alpha = DEFAULT_ALPHA[args.dataset]
-        train, test = stratified_split(labels, 0.2, seed=0)
+        train, test = evaluation_split(labels, args.validation)
         x_test = dequantize(x[test], self.levels, np.random.default_rng(TEST_NOISE_SEED))
         self.x_train_clean, self.x_test_clean = x[train], x[test]
         return (ImageDataset(x[train], labels[train], transform=FreshNoise("gaussian", self.levels)),

@@ -83,7 +83,7 @@ from minigrad.utils.likelihood import bits_per_dim
 
 from . import _pixelrnn_plots
 from .harness import Experiment, run
-from .vae import stratified_split
+from .vae import add_validation_flag, evaluation_split
 
 TARGET = [("test_nll_nats", "<=", 17.5)]          # default run: 8x8 digits, threshold binarisation
 EXTRA_TARGET_RUNS: dict[str, tuple[list[str], list[tuple[str, str, float]]]] = {
@@ -246,10 +246,11 @@ class PixelRNNExperiment(Experiment):
         parser.add_argument("--sample-grid", type=int, default=10, help="samples.png shows k x k samples")
         parser.add_argument("--no-baselines", dest="baselines", action="store_false",
                             help="skip the independent and FVSBN baselines")
+        add_validation_flag(parser)
 
     def load_data(self, args: argparse.Namespace) -> tuple[ImageDataset, ImageDataset]:
         x, y = binary_images(args.dataset)
-        train, test = stratified_split(y, 0.2, seed=0)
+        train, test = evaluation_split(y, args.validation)
         return ImageDataset(x[train], y[train]), ImageDataset(x[test], y[test])
 
     def build_model(self, args: argparse.Namespace) -> PixelRNN:

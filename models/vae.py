@@ -160,6 +160,24 @@ def stratified_split(labels: np.ndarray, test_fraction: float = 0.2,
     return np.asarray(train), np.asarray(test)
 
 
+def evaluation_split(labels: np.ndarray, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, evaluation) of the generative models' data: the stratified 80/20 test split
+    (seed 0); with ``validation``, the training part split again 80/20 (seed 1) into (train, validation)
+    so settings can be chosen without looking at the test set."""
+    train, test = stratified_split(labels, 0.2, seed=0)
+    if not validation:
+        return train, test
+    sub_train, sub_val = stratified_split(labels[train], 0.2, seed=1)
+    return train[sub_train], train[sub_val]
+
+
+def add_validation_flag(parser: argparse.ArgumentParser) -> None:
+    """``--validation``: train on 80 % of the training split and evaluate on the other 20 % (tuning)."""
+    parser.add_argument("--validation", action="store_true",
+                        help="evaluate on a validation split carved from the training data (for tuning), "
+                             "not on the test set")
+
+
 def binarize(x: np.ndarray, rng: Any) -> np.ndarray:
     """One Bernoulli draw of each pixel: x in [0, 1] (the probability of a 1) -> float32 0/1."""
     return (rng.random(x.shape) < x).astype(np.float32)

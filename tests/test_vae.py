@@ -169,6 +169,11 @@ def test_split_and_binarisation() -> None:
     assert (np.bincount(y[test]) == 100).all()
     _, y_digits = get_dataset("digits", "all")
     assert tuple(map(len, vae.stratified_split(y_digits))) == (1437, 360)
+    # --validation: the training split cut again; the test images are never among them
+    fit, val = vae.evaluation_split(y, validation=True)
+    assert (len(fit), len(val)) == (3200, 800) and (np.bincount(y[val]) == 80).all()
+    assert set(fit).isdisjoint(val) and set(fit) | set(val) == set(train) and set(val).isdisjoint(test)
+    assert all((a == b).all() for a, b in zip(vae.evaluation_split(y), (train, test)))
     x = np.full((2000,), 0.3, dtype=np.float32)
     b = vae.binarize(x, np.random.default_rng(0))
     assert set(np.unique(b)) == {0.0, 1.0} and abs(b.mean() - 0.3) < 0.04
