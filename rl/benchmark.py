@@ -61,13 +61,29 @@ def seed_curve(run: Path) -> tuple[np.ndarray, np.ndarray, str]:
     return steps, values, f"training return (moving average of {w})"
 
 
+LAST_EPISODES = 10
+
+
+def last_training_return(run: Path, n: int = LAST_EPISODES) -> float:
+    """Mean undiscounted return of the run's last ``n`` training episodes (NaN if it logged none)."""
+    _, values = column(read_metrics(run / "metrics.csv"), EPISODE_RETURN)
+    return float(np.mean(values[-n:])) if len(values) else float("nan")
+
+
 def summarise(algo: str, env_id: str, seeds: list[int], folder: Path, summaries: list[dict]) -> dict:
     finals = [s["final"] for s in summaries]
     means = np.array([f["eval_return_mean"] for f in finals])
     cfg = summaries[0]["config"]
+    # the stochastic policy's return at the end of training, the protocol of CleanRL's and Spinning
+    # Up's tables (deterministic evaluation can differ a lot: a PPO HalfCheetah seed at ~1200 when
+    # sampling scored -200 with its mean action)
+    train_last = np.array([last_training_return(folder / f"s{s}") for s in seeds])
     result = {
         "algo": algo, "env_id": env_id, "seeds": seeds,
         "eval_return_mean": float(means.mean()), "eval_return_std_across_seeds": float(means.std()),
+        "training_return_last_mean": float(np.nanmean(train_last)),
+        "training_return_last_std_across_seeds": float(np.nanstd(train_last)),
+        "training_return_last_episodes": LAST_EPISODES,
         "per_seed": {str(s): f for s, f in zip(seeds, finals)},
         "env_steps": finals[0]["env_steps"], "eval_episodes": finals[0]["eval_episodes"],
         "seconds_mean": float(np.mean([f["seconds"] for f in finals])),
@@ -76,13 +92,15 @@ def summarise(algo: str, env_id: str, seeds: list[int], folder: Path, summaries:
     lines = [f"# {algo} on {env_id}: {len(seeds)} seeds", "",
              f"Evaluation return (each seed: mean over {result['eval_episodes']} evaluation episodes at "
              f"the end of {result['env_steps']} environment steps): "
-             f"**{means.mean():.2f} ± {means.std():.2f}** (mean ± std across seeds).", "",
-             "| seed | eval return mean | eval return std | env steps | seconds | steps/s |"
-             + (" exact greedy return |" if "exact_greedy_return" in finals[0] else ""),
-             "|---|---|---|---|---|---|" + ("---|" if "exact_greedy_return" in finals[0] else "")]
-    for s, f in zip(seeds, finals):
-        lines.append(f"| {s} | {f['eval_return_mean']:.2f} | {f['eval_return_std']:.2f} | {f['env_steps']} | "
-                     f"{f['seconds']:.1f} | {f['steps_per_second']:.0f} |"
+             f"**{means.mean():.2f} ± {means.std():.2f}** (mean ± std across seeds). Training return "
+             f"(the stochastic policy's last {LAST_EPISODES} episodes): {np.nanmean(train_last):.2f} ± "
+             f"{np.nanstd(train_last):.2f}.", "",
+             "| seed | eval return mean | eval return std | training return (last episodes) | env steps | "
+             "seconds | steps/s |" + (" exact greedy return |" if "exact_greedy_return" in finals[0] else ""),
+             "|---|---|---|---|---|---|---|" + ("---|" if "exact_greedy_return" in finals[0] else "")]
+    for s, f, tr in zip(seeds, finals, train_last):
+        lines.append(f"| {s} | {f['eval_return_mean']:.2f} | {f['eval_return_std']:.2f} | {tr:.2f} | "
+                     f"{f['env_steps']} | {f['seconds']:.1f} | {f['steps_per_second']:.0f} |"
                      + (f" {f['exact_greedy_return']:.4f} |" if "exact_greedy_return" in f else ""))
     lines += ["", "Configuration of seed " + str(seeds[0]) + ": " +
               ", ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("seed", "run_name", "out_dir")), ""]

@@ -312,6 +312,11 @@ def test_benchmark_runs_seeds_and_summarises(tmp_path):
     assert result["eval_return_mean"] == pytest.approx(np.mean(per_seed))
     assert result["eval_return_std_across_seeds"] == pytest.approx(np.std(per_seed))
     assert result["env_steps"] == 3000
+    # the stochastic policy's training return: the last 10 logged episodes of each seed
+    from rl.common.logger import EPISODE_RETURN, column, read_metrics
+    last = [np.mean(column(read_metrics(folder / f"s{s}" / "metrics.csv"), EPISODE_RETURN)[1][-10:])
+            for s in (1, 2)]
+    assert result["training_return_last_mean"] == pytest.approx(np.mean(last))
     table = (folder / "benchmark.md").read_text()
     assert "| 1 |" in table and "| 2 |" in table and "mean ± std across seeds" in table
     assert (folder / "curves.png").stat().st_size > 1000
