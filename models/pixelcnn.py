@@ -53,8 +53,9 @@ a linear autoregressive model 104.6 and the VAE 100.3; 8x8 digits, FVSBN 18.05. 
 were first read off the test curve of the 60-epoch gated run; ``--validation`` (train on 80 % of the
 training split, evaluate on the other 20 %, 1,149 / 288 images, the test set untouched) confirms them:
 the gated net's validation NLL (constant lr, so epoch k of a 60-epoch run is a k-epoch run) is 17.99 at
-epoch 25, lowest at 30 (17.76), within 0.25 of that from epoch 24 to 31, and back at 19.1 by epoch 45. The mnist5k runs were still improving at their last epoch (train ~ test), and their
-test NLL moves by up to ~1.4 nats between epochs (stochastic: 98.90 at epoch 11, 97.52 at 12).
+epoch 25, lowest at 30 (17.76), within 0.25 of that from epoch 24 to 31, and back at 19.1 by epoch 45.
+The mnist5k runs were still improving at their last epoch (train ~ test), and their test NLL moves
+by up to ~1.4 nats between epochs (stochastic: 98.90 at epoch 11, 97.52 at 12).
 
 The blind spot (receptive_field.png, from autograd): after a 3x3 type-A layer and six 3x3 type-B
 layers the masked stack's output (r, c) has gradient exactly 0 with respect to (r - 1, c + 2) and the

@@ -51,7 +51,7 @@ from rl.common.args import parse_args, run_dir
 from rl.common.buffers import NStepReturns, PrioritizedReplayBuffer, ReplayBuffer
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import finished_episodes, make_vec_env, real_next_obs
-from rl.common.evaluate import evaluate
+from rl.common.evaluate import PERIODIC_EVAL_SEED, evaluate
 from rl.common.finish import finish_run
 from rl.common.logger import RunLogger
 from rl.common.seeding import seed_everything
@@ -301,9 +301,6 @@ def update_target(target_net: QNetwork, q_net: QNetwork, tau: float) -> None:
                 t.mul_(1.0 - tau).add_(p, alpha=tau)
 
 
-# periodic evaluations use their own episode seeds; the final evaluation (the reported number) uses
-# rl.common.evaluate's default seeds, so choosing the best periodic network does not peek at them
-PERIODIC_EVAL_SEED = 50_000
 
 
 def linear_schedule(start: float, end: float, duration: float, t: int) -> float:

@@ -36,7 +36,7 @@ from rl.common.args import parse_args, run_dir
 from rl.common.buffers import Batch, ReplayBuffer
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import finished_episodes, make_vec_env, real_next_obs
-from rl.common.evaluate import evaluate
+from rl.common.evaluate import PERIODIC_EVAL_SEED, evaluate
 from rl.common.finish import finish_run
 from rl.common.logger import RunLogger
 from rl.common.seeding import seed_everything
@@ -80,7 +80,6 @@ PRESETS: dict[str, dict] = {
     "Pendulum-v1": dict(total_timesteps=20_000),
 }
 
-PERIODIC_EVAL_SEED = 50_000
 
 
 class NAFNetwork(nn.Module):

@@ -30,6 +30,7 @@ over eval_episodes episodes, episode.gif, last.ckpt); ``--resume`` continues fro
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -41,7 +42,7 @@ from rl.common.args import parse_args, run_dir
 from rl.common.buffers import RolloutBuffer
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import VecNormalize, make_vec_env
-from rl.common.evaluate import evaluate
+from rl.common.evaluate import PERIODIC_EVAL_SEED, evaluate
 from rl.common.finish import finish_run
 from rl.common.logger import RunLogger
 from rl.common.policies import ActorCritic, collect_rollout, explained_variance
@@ -85,6 +86,9 @@ class Args:
     # --- bookkeeping
     eval_every: int = 10_000
     eval_episodes: int = 10
+    keep_best: bool = field(default=False, metadata={
+        "help": "end with the policy (and observation statistics) of the best periodic evaluation (its "
+                "own episode seeds), not the last"})
     checkpoint_every: int = 50_000
     run_name: str = ""
     out_dir: str = "runs"
@@ -242,6 +246,7 @@ def main(argv=None) -> dict:
     obs = obs.reshape(args.n_envs, -1).astype(np.float32)
     t0 = time.time()
     step = start
+    best: tuple = (-np.inf, start, None, None)   # (periodic evaluation mean, its step, weights, obs stats)
     for update in range(start // rollout, n_updates):
         frac = 1.0 - update / n_updates
         lr = args.learning_rate * (frac if args.anneal_lr else 1.0)
@@ -262,15 +267,24 @@ def main(argv=None) -> dict:
                     **{"losses/explained_variance": ev, "schedule/learning_rate": lr},
                     **({"schedule/clip": clip} if args.penalty == "clip" else {"schedule/kl_beta": beta}))
         if step // args.eval_every > (step - rollout) // args.eval_every:
-            returns_eval = evaluate(agent.deterministic, args.env_id, args.eval_episodes, obs_norm=norm)
+            returns_eval = evaluate(agent.deterministic, args.env_id, args.eval_episodes,
+                                    seed=PERIODIC_EVAL_SEED, obs_norm=norm)
             log.evaluation(step, returns_eval)
+            if args.keep_best and returns_eval.mean() >= best[0]:
+                best = (returns_eval.mean(), step, {k: v.clone() for k, v in agent.state_dict().items()},
+                        copy.deepcopy(norm.state_dict()) if norm else None)
         if step // args.checkpoint_every > (step - rollout) // args.checkpoint_every:
             save_checkpoint(out / "last.ckpt", step, parts, rng, extra={"beta": beta})
     envs.close()
 
     seconds = time.time() - t0
+    if args.keep_best and best[2] is not None:
+        agent.load_state_dict(best[2])
+        if norm:
+            norm.load_state_dict(best[3])
     return finish_run("ppo", args, log, out, agent.deterministic, step, step - start, seconds, parts, rng,
-                      obs_norm=norm, checkpoint_extra={"beta": beta})
+                      obs_norm=norm, checkpoint_extra={"beta": beta},
+                      final_extra={"selected_step": int(best[1])} if args.keep_best else None)
 
 
 if __name__ == "__main__":

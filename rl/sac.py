@@ -42,7 +42,7 @@ from rl.common.args import parse_args, run_dir
 from rl.common.buffers import Batch, ReplayBuffer
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import finished_episodes, make_vec_env, real_next_obs
-from rl.common.evaluate import evaluate
+from rl.common.evaluate import PERIODIC_EVAL_SEED, evaluate
 from rl.common.finish import finish_run
 from rl.common.logger import RunLogger
 from rl.common.seeding import seed_everything
@@ -92,7 +92,6 @@ PRESETS: dict[str, dict] = {
                                      autotune=False, alpha=0.1, hidden=[64, 64]),
 }
 
-PERIODIC_EVAL_SEED = 50_000
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 

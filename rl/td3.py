@@ -32,7 +32,7 @@ from rl.common.args import parse_args, run_dir
 from rl.common.buffers import Batch, ReplayBuffer
 from rl.common.checkpoint import load_checkpoint, save_checkpoint
 from rl.common.envs import finished_episodes, make_vec_env, real_next_obs
-from rl.common.evaluate import evaluate
+from rl.common.evaluate import PERIODIC_EVAL_SEED, evaluate
 from rl.common.finish import finish_run
 from rl.common.logger import RunLogger
 from rl.common.seeding import seed_everything
@@ -82,7 +82,6 @@ PRESETS: dict[str, dict] = {
                                      learning_starts=100, gamma=0.99, hidden=[64, 64]),
 }
 
-PERIODIC_EVAL_SEED = 50_000
 
 
 def smoothed_target_actions(target_actions: mg.Tensor, noise: mg.Tensor, noise_clip: float) -> mg.Tensor:

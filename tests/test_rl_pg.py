@@ -248,6 +248,31 @@ def test_trpo_runs_and_writes_its_files(tmp_path, env_id):
     assert (tmp_path / "r" / "summary.json").exists()
 
 
+def test_ppo_keep_best_restores_the_best_periodic_policy_and_its_obs_statistics(tmp_path):
+    from rl.common.checkpoint import load_checkpoint
+    from rl.common.evaluate import PERIODIC_EVAL_SEED, evaluate
+    from rl.common.logger import EVAL_MEAN, column, read_metrics
+
+    final = ppo.main(["--env-id", "CartPole-v1", "--total-timesteps", "4096", "--n-envs", "2",
+                      "--n-steps", "128", "--eval-every", "512", "--keep-best", "--normalize-obs",
+                      *BOOK, "--eval-episodes", "3", "--out-dir", str(tmp_path), "--run-name", "r"])
+    steps, means = column(read_metrics(tmp_path / "r" / "metrics.csv"), EVAL_MEAN)
+    assert len(means) == 8 and means.max() > means.min()  # the evaluations differ, so the choice matters
+    best = int(steps[len(means) - 1 - int(np.argmax(means[::-1]))])   # the last of the maxima
+    assert final["selected_step"] == best
+    # last.ckpt holds the restored policy and observation statistics: its periodic evaluation gives the
+    # best logged number again
+    args = ppo.Args(normalize_obs=True)
+    envs = ppo.make_vec_env("CartPole-v1", n_envs=2, normalize_obs=True)
+    agent = ppo.ActorCritic(4, envs.single_action_space, args.hidden, args.activation, args.policy,
+                            args.shared, args.log_std_init)
+    opt = ppo.mg.optim.Adam(agent.parameters())
+    load_checkpoint(tmp_path / "r" / "last.ckpt", {"agent": agent, "optimizer": opt, "norm": envs},
+                    np.random.default_rng(0))
+    again = evaluate(agent.deterministic, "CartPole-v1", 3, seed=PERIODIC_EVAL_SEED, obs_norm=envs)
+    assert again.mean() == pytest.approx(means.max())
+
+
 def test_ppo_resume_continues_the_step_count(tmp_path):
     common = [*BOOK, "--out-dir", str(tmp_path), "--run-name", "r", "--checkpoint-every", "256",
               "--n-envs", "2", "--n-steps", "64", "--n-epochs", "1"]

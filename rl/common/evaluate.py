@@ -21,6 +21,11 @@ import numpy as np
 
 Policy = Callable[[np.ndarray], np.ndarray]
 
+# Periodic evaluations during training use their own episode seeds (50000, 50001, ...); the final,
+# reported one uses ``evaluate``'s default seeds (10000, ...), so choosing the best periodic network
+# (``--keep-best``) never peeks at the episodes it is reported on.
+PERIODIC_EVAL_SEED = 50_000
+
 
 def _normalizer(obs_norm: Any) -> Callable[[np.ndarray], np.ndarray]:
     return (lambda o: o) if obs_norm is None else obs_norm.normalize
