@@ -14,6 +14,7 @@ import threading
 import traceback
 from typing import Any
 
+
 class _AnomalyState(threading.local):
     # Class-level defaults, so that reading an unset switch needs no AttributeError (see grad_mode).
     enabled = False

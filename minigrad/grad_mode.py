@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+
 class _GradState(threading.local):
     # Class-level defaults: a thread that never set the mode reads them directly. (``getattr(local,
     # name, default)`` on an unset attribute raises and catches AttributeError inside: ~0.35 us, paid
