@@ -14,12 +14,20 @@ import threading
 import traceback
 from typing import Any
 
-_state = threading.local()
+
+class _AnomalyState(threading.local):
+    # Class-level defaults, so that reading an unset switch needs no AttributeError (see grad_mode).
+    enabled = False
+    check_nan = True
+    backward_node = None
+
+
+_state = _AnomalyState()
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames under it are minigrad's own
 
 
 def is_anomaly_enabled() -> bool:
-    return getattr(_state, "enabled", False)
+    return _state.enabled
 
 
 class detect_anomaly:
@@ -31,7 +39,7 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self) -> None:
-        self._prev = (is_anomaly_enabled(), getattr(_state, "check_nan", True))
+        self._prev = (is_anomaly_enabled(), _state.check_nan)
         _state.enabled, _state.check_nan = True, self.check_nan
 
     def __exit__(self, *exc: Any) -> None:
@@ -68,8 +76,8 @@ def _bad(array: Any) -> bool:
 
 
 def check_forward(node: Any, outputs: tuple) -> None:
-    if getattr(_state, "check_nan", True) and any(_bad(o) for o in outputs):
-        parent = getattr(_state, "backward_node", None)
+    if _state.check_nan and any(_bad(o) for o in outputs):
+        parent = _state.backward_node
         if parent is not None:  # an op recorded by a backward pass (create_graph=True)
             raise RuntimeError(
                 f"detect_anomaly: backward of {parent.name()} produced NaN or Inf "
@@ -84,13 +92,13 @@ def check_forward(node: Any, outputs: tuple) -> None:
 
 def set_backward_node(node: Any) -> Any:
     """Tell ``check_forward`` whose backward is running (``None``: none); returns the previous one."""
-    prev = getattr(_state, "backward_node", None)
+    prev = _state.backward_node
     _state.backward_node = node
     return prev
 
 
 def check_backward(node: Any, grads: tuple) -> None:
-    if not getattr(_state, "check_nan", True):
+    if not _state.check_nan:
         return
     for i, g in enumerate(grads):
         if g is not None and _bad(g.array):

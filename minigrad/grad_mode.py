@@ -11,12 +11,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-_state = threading.local()
+
+class _GradState(threading.local):
+    # Class-level defaults: a thread that never set the mode reads them directly. (``getattr(local,
+    # name, default)`` on an unset attribute raises and catches AttributeError inside: ~0.35 us, paid
+    # twice by every recorded op before this.)
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
     """True when new operations are recorded in the autograd graph."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(mode: bool) -> None:
@@ -96,12 +104,16 @@ class set_grad_enabled(_GradMode):
 
 
 # --- inference mode -------------------------------------------------------------------------------------
-_inference = threading.local()
+class _InferenceState(threading.local):
+    enabled = False  # the default for every thread (see _GradState)
+
+
+_inference = _InferenceState()
 
 
 def is_inference_mode_enabled() -> bool:
     """True inside ``inference_mode()``."""
-    return getattr(_inference, "enabled", False)
+    return _inference.enabled
 
 
 class inference_mode:

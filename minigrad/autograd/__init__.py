@@ -15,12 +15,25 @@ input gradients on, to the producing node or, for a leaf, into ``leaf.grad``.
 Higher order. A node's ``backward`` is written with differentiable ops on
 Tensors, so with ``create_graph=True`` the backward pass is itself recorded and
 can be differentiated again, to any order.
+
+Fast path. Most backward passes are first order (``create_graph=False``): nothing
+needs the graph of the backward itself, so wrapping every intermediate gradient
+in a Tensor and dispatching through the ops (binary_operands, Function.__call__,
+``_make``) is pure Python overhead, several microseconds per node. For those passes
+the engine keeps gradients as raw arrays and calls a node's ``backward_arrays``
+when its class defines one (the hot ops do); other nodes get their gradients
+wrapped in Tensors and run their ``backward`` under ``no_grad``. The differentiable
+``backward`` stays the reference: it is used for ``create_graph=True`` and in
+anomaly mode, and tests/test_fast_backward.py checks that both agree on every op
+of the op database.
 """
 
 from __future__ import annotations
 
+import itertools as _itertools
 import sys as _sys
 from collections.abc import Callable, Sequence
+from operator import attrgetter as _attrgetter
 from typing import TYPE_CHECKING, Any
 from weakref import ref as _weakref
 
@@ -36,6 +49,11 @@ if TYPE_CHECKING:
     from ..tensor import Tensor
 
 _ndarray = _np.ndarray
+# Every recorded node gets the next number: a node's inputs were all produced by nodes recorded before
+# it (an in-place op re-points a tensor at a *newer* node, but consumers recorded earlier keep their edge
+# to the older producer), so decreasing numbers is a valid backward order (see _topological_order).
+_next_seq = _itertools.count().__next__
+_seq_key = _attrgetter("_seq")
 _getrefcount = _sys.getrefcount
 _Tensor: Any = None  # set by tensor.py (avoids an import cycle on the hot path)
 
@@ -59,6 +77,20 @@ class Function:
     In-place safety: each recorded node keeps the version of its inputs and outputs.
     ``saved_inputs`` (below) declares which input values backward reads; ``saved_output``
     checks the output it returns. A value changed in place since forward makes backward raise.
+
+    Optional fast path for first-order backward passes::
+
+        def backward_arrays(self, *grad_output_arrays) -> array | tuple[array | None, ...]
+
+    the same gradients as ``backward`` computed directly on raw arrays (no Tensors, no graph).
+    The engine calls it instead of ``backward`` when ``create_graph=False`` and anomaly mode is
+    off. Contract: one array per output in (zeros where no gradient arrived), one array or
+    ``None`` per input out (a bare array for a one-input op); never write into the incoming
+    arrays (they may be shared with other nodes) and return values equal to ``backward``'s
+    (tests/test_fast_backward.py checks this for every op of the op database). Read inputs as
+    ``self.inputs[i].array`` (their versions are checked per ``saved_inputs`` before the call)
+    and saved outputs through ``self.saved_array(y, i)``. Returning an incoming array unchanged is
+    fine: the engine never modifies a gradient array it did not allocate.
     """
 
     inputs: tuple
@@ -72,19 +104,39 @@ class Function:
     #                      reads b, b's reads a), so ``h.mul_(2)`` on a non-leaf saves nothing it overwrites.
     # Outputs that backward reads go through ``saved_output``, which checks their version itself.
     saved_inputs: tuple | None = None
+    # The first-order fast path (see the class docstring); None: the engine wraps the gradients in
+    # Tensors and calls ``backward`` under no_grad instead.
+    backward_arrays: Callable[..., Any] | None = None
 
     def __call__(self, *inputs: Tensor) -> Any:
-        # This is the hot path of every op: plain loops and attribute reads, no generators.
-        xs = [x.array for x in inputs]
-        if len(xs) > 1:
-            t0 = type(xs[0])
-            for x in xs:
-                if type(x) is not t0:
-                    _device_error(self, inputs)
-        ys = self.forward(*xs)
+        # This is the hot path of every op: plain loops and attribute reads, no generators. One- and
+        # two-input ops (nearly all calls) are unrolled: a list comprehension is a function call of
+        # its own on Python 3.11, and this runs once per op.
+        n = len(inputs)
+        if n == 1:
+            a0 = inputs[0].array
+            xs: Any = (a0,)
+            ys = self.forward(a0)
+            needs: Any = (inputs[0]._requires_grad,)
+        elif n == 2:
+            x0, x1 = inputs
+            a0, a1 = x0.array, x1.array
+            if type(a1) is not type(a0):
+                _device_error(self, inputs)
+            xs = (a0, a1)
+            ys = self.forward(a0, a1)
+            needs = (x0._requires_grad, x1._requires_grad)
+        else:
+            xs = [x.array for x in inputs]
+            if n > 1:
+                t0 = type(xs[0])
+                for x in xs:
+                    if type(x) is not t0:
+                        _device_error(self, inputs)
+            ys = self.forward(*xs)
+            needs = tuple([x._requires_grad for x in inputs])
         make = _Tensor._make
-        needs = [x._requires_grad for x in inputs]
-        record = True in needs and getattr(_grad_state, "enabled", True)
+        record = True in needs and _grad_state.enabled
         if type(ys) is not tuple:  # one output: the common case
             if type(ys) is not _ndarray:
                 ys = _as_array(ys)
@@ -95,7 +147,8 @@ class Function:
                     _mark_view(y, inputs[0], False)
                 return y
             self.inputs = inputs
-            self.needs_input_grad = tuple(needs)
+            self.needs_input_grad = needs
+            self._seq = _next_seq()
             self._out_meta = ((ys.shape, ys.dtype),)
             # the inputs' versions, for the check before backward (None: all 0, the common case)
             versions = None
@@ -104,7 +157,7 @@ class Function:
                     versions = [0 if t._vc is None else t._vc[0] for t in inputs]
                     break
             self._versions = versions
-            if getattr(_anomaly_state, "enabled", False):
+            if _anomaly_state.enabled:
                 self._site = anomaly.creation_site()
                 anomaly.check_forward(self, (ys,))
             y = make(ys, True, self, 0)
@@ -124,12 +177,13 @@ class Function:
         if not record:
             return tuple(outs)
         self.inputs = inputs
-        self.needs_input_grad = tuple(needs)
+        self.needs_input_grad = needs
+        self._seq = _next_seq()
         self._out_meta = tuple([(y.shape, y.dtype) for y in ys])
         self._versions = [0 if x._vc is None else x._vc[0] for x in inputs]
         if out_vcs:
             self._out_vcs = out_vcs
-        if getattr(_anomaly_state, "enabled", False):
+        if _anomaly_state.enabled:
             self._site = anomaly.creation_site()
             anomaly.check_forward(self, ys)
         return tuple(outs)
@@ -163,6 +217,16 @@ class Function:
                 raise _version_error(self, "output", index, self._out_meta[index], vc[0], expected)
         return _Tensor._make(y if type(y) is _ndarray else _as_array(y), True, self, index)
 
+    def saved_array(self, y: Any, index: int = 0) -> Any:
+        """``saved_output`` for ``backward_arrays``: the array ``y`` (output ``index``, saved in forward),
+        after the same check that the output was not modified in place since forward."""
+        watched = self.__dict__.get("_out_vcs")
+        if watched is not None and index in watched:
+            vc, expected = watched[index]
+            if vc[0] != expected:
+                raise _version_error(self, "output", index, self._out_meta[index], vc[0], expected)
+        return y
+
     def check_outputs(self) -> None:
         """Raise if any output was modified in place since forward: for a backward that reads arrays
         aliasing its outputs directly (the recurrent kernels' saved hidden states) rather than through
@@ -186,7 +250,9 @@ class Function:
         return cls.__name__
 
     def _free(self) -> None:
-        """Drop what forward saved; the node can no longer be back-propagated through."""
+        """Drop what forward saved; the node can no longer be back-propagated through.
+
+        (Inlined in ``_run_backward_arrays``: keep the two in step.)"""
         d = self.__dict__
         meta, site = d["_out_meta"], d.get("_site")
         d.clear()
@@ -305,31 +371,35 @@ class RemovableHandle:
 
 
 def _topological_order(roots: Sequence[Function]) -> list[Function]:
-    """Nodes reachable from ``roots``, every consumer before its producers (iterative DFS)."""
-    order: list[Function] = []
-    visited: set[Function] = set()  # Functions hash by identity
-    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
+    """Nodes reachable from ``roots``, every consumer before its producers.
+
+    A plain search collects the reachable nodes; sorting them by decreasing recording number
+    (``_seq``) orders them (a producer is always recorded before its consumers). Cheaper than a
+    post-order DFS, which pushes every node twice with a marker tuple, and no recursion (a chain of
+    100k nodes is fine).
+    """
+    visited: set[Function] = set(roots)  # Functions hash by identity
+    stack = list(visited)
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
+        node = stack.pop()
         if node._freed:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time (op {node.name()}), but its "
                 "saved values were freed by the first backward. Pass retain_graph=True to the first "
                 "backward() if you need to call it again."
             )
-        stack.append((node, True))
         for x in node.inputs:
             fn = x.grad_fn if x._hist is None else _edge(node, _position(node, x), x)[0]
             if fn is not None and fn not in visited:
-                stack.append((fn, False))
-    order.reverse()
-    return order
+                visited.add(fn)
+                stack.append(fn)
+    return sorted(visited, key=_seq_key, reverse=True)
+
+
+def _array_module(a: Any) -> Any:
+    from ..backend import get_array_module
+
+    return _np if type(a) is _ndarray else get_array_module(a)
 
 
 def _zeros_for(meta: tuple, like: Tensor) -> Tensor:
@@ -341,6 +411,22 @@ def _zeros_for(meta: tuple, like: Tensor) -> Tensor:
 
 def _accumulate(a: Tensor | None, b: Tensor) -> Tensor:
     return b if a is None else a + b
+
+
+# Whether first-order passes use the array fast path (tests switch it off to compare with the reference).
+_fast_state = {"enabled": True}
+
+
+class reference_backward:
+    """Context manager: first-order backward passes use every node's differentiable ``backward`` on
+    Tensors (the reference) instead of ``backward_arrays``; for tests and for debugging a fast path."""
+
+    def __enter__(self) -> None:
+        self._prev = _fast_state["enabled"]
+        _fast_state["enabled"] = False
+
+    def __exit__(self, *exc: Any) -> None:
+        _fast_state["enabled"] = self._prev
 
 
 def run_backward(
@@ -355,7 +441,25 @@ def run_backward(
     Without ``capture`` the gradients accumulate into the ``.grad`` of the leaves.
     With ``capture`` (a list of tensors, leaves or not) nothing is accumulated and
     the gradients with respect to those tensors are returned instead.
+
+    A first-order pass (no ``create_graph``, no anomaly mode) runs on raw arrays
+    (``_run_backward_arrays``); otherwise every gradient is a Tensor and every node's
+    differentiable ``backward`` runs (``_run_backward_tensors``).
     """
+    if create_graph or not _fast_state["enabled"] or anomaly.is_anomaly_enabled():
+        return _run_backward_tensors(roots, root_grads, retain_graph, create_graph, capture)
+    return _run_backward_arrays(roots, root_grads, retain_graph, capture)
+
+
+def _run_backward_tensors(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
+    """The reference engine: gradients are Tensors, each node's ``backward`` is called (recorded when
+    ``create_graph``)."""
     node_grads: dict[Function, list] = {}
     leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, grad]
     for t, g in zip(roots, root_grads):
@@ -509,6 +613,195 @@ def run_backward(
     finally:
         _set_grad_enabled(prev_mode)
     return results if capture is not None else None
+
+
+def _as_grad_arrays(node: Function, gxs: tuple) -> list:
+    """The Tensors returned by a node's ``backward`` as arrays (``None`` kept), with the reference engine's
+    error for anything else."""
+    out = []
+    for i, gx in enumerate(gxs):
+        if gx is None:
+            out.append(None)
+            continue
+        if type(gx) is not _Tensor and not isinstance(gx, _Tensor):
+            raise TypeError(
+                f"{node.name()}.backward returned a {type(gx).__module__}.{type(gx).__name__} for "
+                f"input {i}; return a Tensor (wrap an array with minigrad.tensor(...)) or None"
+            )
+        out.append(gx.array)
+    return out
+
+
+def _run_backward_arrays(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    capture: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
+    """The first-order engine: the same walk as ``_run_backward_tensors`` with every gradient a raw array.
+
+    Nodes with ``backward_arrays`` run it; the others get Tensors around their gradients and run
+    ``backward`` (grad mode off, nothing recorded). Tensors are made only where user code sees a
+    gradient: hooks, retained ``.grad`` of non-leaves, the leaves' ``.grad`` and ``grad()``'s results.
+    Gradients are summed out of place (``a + b``), so a fast path may hand on an incoming array as is.
+    """
+    node_grads: dict[Function, list] = {}
+    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, grad array]
+    for t, gt in zip(roots, root_grads):
+        g = gt.array
+        if t.grad_fn is None:
+            entry = leaf_grads.setdefault(id(t), [t, None])
+            entry[1] = g if entry[1] is None else entry[1] + g
+        else:
+            slot = node_grads.setdefault(t.grad_fn, [None] * len(t.grad_fn._out_meta))
+            i = t._out_idx
+            slot[i] = g if slot[i] is None else slot[i] + g
+
+    order = _topological_order([t.grad_fn for t in roots if t.grad_fn is not None])
+
+    captured_nodes: dict[tuple[int, int], int] = {}
+    captured_leaves: dict[int, int] = {}
+    capture_only: set[Function] = set()
+    results: list[Any] = []
+    if capture is not None:
+        results = [None] * len(capture)
+        for i, t in enumerate(capture):
+            if t.grad_fn is None:
+                captured_leaves[id(t)] = i
+            else:
+                captured_nodes[(id(t.grad_fn), t._out_idx)] = i
+        order, capture_only = _prune(order, capture)
+
+    prev_mode = is_grad_enabled()
+    _set_grad_enabled(False)  # a node without backward_arrays runs its Tensor backward unrecorded
+    make = _Tensor._make
+    try:
+        for node in order:
+            gys = node_grads.pop(node, None)
+            if gys is None:
+                continue
+            d = node.__dict__
+            hooks, retained = d.get("_out_hooks"), d.get("_retained")
+            if hooks or retained or captured_nodes:
+                for i, g in enumerate(gys):
+                    if g is None:
+                        continue
+                    if hooks and i in hooks:
+                        gt = make(g)
+                        for h in list(hooks[i]):
+                            new = h(gt)
+                            if new is not None:
+                                gt = new
+                        gys[i] = g = gt.array
+                    if retained and i in retained:
+                        t = retained[i]()
+                        if t is not None:
+                            t.grad = make(g.copy() if t.grad is None else t.grad.array + g)
+                    if captured_nodes:
+                        k = captured_nodes.get((id(node), i))
+                        if k is not None:
+                            results[k] = g if results[k] is None else results[k] + g
+            if capture_only and node in capture_only:
+                continue  # only its output's gradient was wanted
+            if len(gys) > 1:  # outputs that received no gradient get zeros
+                missing = [i for i, g in enumerate(gys) if g is None]
+                if len(missing) == len(gys):
+                    continue
+                xp = _array_module(node.inputs[0].array)
+                for i in missing:
+                    shape, dtype = node._out_meta[i]
+                    gys[i] = xp.zeros(shape, dtype=dtype)
+            saved = node.saved_inputs
+            if saved is None or saved:
+                for x in node.inputs:  # inputs without a version counter were never changed in place
+                    if x._vc is not None:
+                        _check_saved_inputs(node, saved)
+                        break
+            fast = node.backward_arrays
+            if fast is not None:
+                gxs = fast(*gys)
+                if type(gxs) is not tuple:
+                    gxs = (gxs,)
+            else:
+                gxs = node.backward(*[make(g) for g in gys])
+                gxs = _as_grad_arrays(node, gxs if type(gxs) is tuple else (gxs,))
+            inputs, needs = node.inputs, node.needs_input_grad
+            if len(gxs) != len(inputs):
+                raise RuntimeError(
+                    f"{node.name()}.backward returned {len(gxs)} gradients for {len(inputs)} inputs"
+                )
+            for x, gx, need in zip(inputs, gxs, needs):
+                if not need or gx is None:
+                    continue
+                if type(gx) is not _ndarray:
+                    gx = _as_array(gx)  # NumPy ops on 0-d arrays give scalars; CuPy arrays pass
+                xa = x.array
+                if gx.shape != xa.shape:
+                    raise RuntimeError(
+                        f"{node.name()}.backward returned a gradient of shape {tuple(gx.shape)} for an "
+                        f"input of shape {tuple(xa.shape)}"
+                    )
+                if gx.dtype != xa.dtype:
+                    gx = gx.astype(xa.dtype)
+                if x._hist is None:
+                    fn, j = x.grad_fn, x._out_idx
+                else:
+                    fn, j = _edge(node, _position(node, x), x)
+                if fn is None:
+                    entry = leaf_grads.get(id(x))
+                    if entry is None:
+                        leaf_grads[id(x)] = [x, gx]
+                    else:
+                        entry[1] = entry[1] + gx
+                else:
+                    slot = node_grads.get(fn)
+                    if slot is None:
+                        slot = node_grads[fn] = [None] * len(fn._out_meta)
+                    slot[j] = gx if slot[j] is None else slot[j] + gx
+            if not retain_graph:  # node._free() inlined (a call per node is measurable here)
+                meta, site = d["_out_meta"], d.get("_site")
+                d.clear()
+                d["_out_meta"], d["_freed"] = meta, True
+                if site is not None:
+                    d["_site"] = site
+        gys = gxs = gx = None  # drop the loop's references, so leaf gradients can be taken without a copy
+
+        for leaf, g in leaf_grads.values():
+            if capture is not None:
+                k = captured_leaves.get(id(leaf))
+                if k is None:
+                    continue  # not asked for: grad() leaves .grad and the hooks of other leaves alone
+            hooked = False
+            if leaf._hooks:
+                hooked = True
+                gt = make(g)
+                for h in list(leaf._hooks):
+                    new = h(gt)
+                    if new is not None:
+                        gt = new
+                g = gt.array
+            if capture is not None:
+                results[k] = g if results[k] is None else results[k] + g
+                continue
+            if leaf.grad is None:
+                # .grad must own its array (optimizers update it in place; one gradient array may reach
+                # several leaves). Take it without a copy when nothing else can see it: an array that owns
+                # its memory, referenced only by leaf_grads, ``g`` and getrefcount's argument.
+                if not hooked and g.base is None and _getrefcount(g) <= 3:
+                    leaf.grad = make(g)
+                else:
+                    leaf.grad = make(g.copy())
+            else:
+                acc = leaf.grad.array
+                if acc.flags.writeable:
+                    acc += g  # accumulate in place, as PyTorch does
+                else:
+                    leaf.grad = make(acc + g)
+    finally:
+        _set_grad_enabled(prev_mode)
+    if capture is None:
+        return None
+    return [None if r is None else make(r) for r in results]
 
 
 def _prune(order: list[Function], capture: Sequence[Tensor]) -> tuple[list[Function], set[Function]]:

@@ -11,7 +11,6 @@ from typing import Any
 
 from .. import _blas, ops
 from ..autograd import Function
-from ..grad_mode import is_grad_enabled
 from ..inplace import apply_
 from ..ops import clamp, gelu, log_softmax, pad, sigmoid, softmax, softplus, tanh, where
 from ..tensor import Tensor
@@ -195,16 +194,19 @@ class Linear(Function):
             y += b
         return y
 
+    def backward_arrays(self, gy: Any) -> tuple:
+        # first-order backward: the same three products as ``backward`` on arrays, no graph
+        xa, wa = self.inputs[0].array, self.inputs[1].array
+        need = self.needs_input_grad
+        g2 = gy.reshape(-1, gy.shape[-1])
+        grads = (_blas.mm(g2, wa).reshape(xa.shape) if need[0] else None,
+                 _blas.mm(g2.T, xa.reshape(-1, xa.shape[-1])) if need[1] else None,
+                 g2.sum(axis=(0,)) if len(need) > 2 and need[2] else None)
+        return grads[:len(need)]
+
     def backward(self, gy: Tensor) -> tuple:
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
-        if not is_grad_enabled():  # first-order backward: the same three products on arrays, no graph
-            g, xa = gy.array, x.array
-            g2 = g.reshape(-1, g.shape[-1])
-            grads = [_blas.mm(g2, w.array).reshape(xa.shape) if need[0] else None,
-                     _blas.mm(g2.T, xa.reshape(-1, xa.shape[-1])) if need[1] else None,
-                     g2.sum(0) if len(need) > 2 and need[2] else None]
-            return tuple(None if a is None else _make(a) for a in grads[:len(need)])
         gx = ops.matmul(gy, w) if need[0] else None
         gw = gb = None
         if need[1] or (len(need) > 2 and need[2]):

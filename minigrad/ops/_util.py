@@ -17,9 +17,12 @@ _make = Tensor._make
 
 def as_tensor_like(x: Any, like: Tensor) -> Tensor:
     """``x`` as a Tensor on ``like``'s device; a Python scalar takes ``like``'s dtype (PyTorch's rule)."""
+    data = like.array
+    if type(x) is float and data.dtype.kind == "f":  # the common case (x * 0.5) without the checks below
+        xp = np if type(data) is np.ndarray else get_array_module(data)
+        return _make(xp.asarray(x, dtype=data.dtype))
     if isinstance(x, Tensor):
         return x
-    data = like.array
     xp = np if type(data) is np.ndarray else get_array_module(data)
     if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
         return _make(xp.asarray(x, dtype=scalar_dtype(x, data.dtype)))

@@ -46,6 +46,17 @@ def _scatter_add_array(xp: Any, target: Any, index: Any, values: Any) -> None:
         cupyx.scatter_add(target, index, values)
 
 
+def _index_add_into(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    """zeros(shape) with ``g`` added at ``index`` (IndexAddInto.forward, for ``backward_arrays``)."""
+    xp = get_array_module(g)
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        out[index] = g
+    else:
+        _scatter_add_array(xp, out, index, g)
+    return out
+
+
 class GetItem(Function):
     """y = x[index].  dx = zeros like x with dy added at ``index``."""
 
@@ -60,6 +71,9 @@ class GetItem(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return IndexAddInto(self.index, self.inputs[0].shape)(gy)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        return _index_add_into(gy, self.index, self.inputs[0].array.shape)
+
 
 class IndexAddInto(Function):
     """y = zeros(shape) with g added at ``index`` (the backward of getitem).  dg = dy[index]."""
@@ -70,16 +84,13 @@ class IndexAddInto(Function):
         self.index, self.shape = index, shape
 
     def forward(self, g: Any) -> Any:
-        xp = get_array_module(g)
-        out = xp.zeros(self.shape, dtype=g.dtype)
-        if _is_basic(self.index):
-            out[self.index] = g
-        else:
-            _scatter_add_array(xp, out, self.index, g)
-        return out
+        return _index_add_into(g, self.index, self.shape)
 
     def backward(self, gy: Tensor) -> Tensor:
         return GetItem(self.index)(gy)
+
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy[self.index]
 
 
 class IndexPut(Function):
@@ -174,6 +185,9 @@ class Gather(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return IndexAddInto(_along(self.index, self.axis), self.inputs[0].shape)(gy)
+
+    def backward_arrays(self, gy: Any) -> Any:
+        return _index_add_into(gy, _along(self.index, self.axis), self.inputs[0].array.shape)
 
 
 def _check_index_tensor(op: str, x: Tensor, dim: int, index: Any) -> tuple[int, Any]:

@@ -16,7 +16,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from ._util import binary_operands
-from .arithmetic import _unbroadcast
+from .arithmetic import _unbroadcast, unbroadcast_array
 from .shape import mT, reshape, squeeze, unsqueeze
 
 _make = Tensor._make
@@ -34,6 +34,13 @@ class MatMul(Function):
         a, b = self.inputs
         ga = _unbroadcast(MatMul()(gy, mT(b)), a) if self.needs_input_grad[0] else None
         gb = _unbroadcast(MatMul()(mT(a), gy), b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def backward_arrays(self, gy: Any) -> tuple:
+        a, b = self.inputs[0].array, self.inputs[1].array
+        need_a, need_b = self.needs_input_grad
+        ga = unbroadcast_array(_blas.mm(gy, b.swapaxes(-1, -2)), a.shape) if need_a else None
+        gb = unbroadcast_array(_blas.mm(a.swapaxes(-1, -2), gy), b.shape) if need_b else None
         return ga, gb
 
 

@@ -7,6 +7,7 @@ axes: reshape ``dy`` to the keepdim shape, then ``broadcast_to(x.shape)``.
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 from typing import Any
 
@@ -33,6 +34,22 @@ def _expand_back(gy: Tensor, x_shape: tuple[int, ...], axes: tuple[int, ...] | N
     return broadcast_to(gy, x_shape)
 
 
+def _expand_back_array(gy: Any, x_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> Any:
+    """``_expand_back`` on arrays (for ``backward_arrays``): a read-only broadcast view, no copy."""
+    ks = keepdim_shape(x_shape, axes)
+    if gy.shape != ks:
+        gy = gy.reshape(ks)
+    return gy if gy.shape == x_shape else get_array_module(gy).broadcast_to(gy, x_shape)
+
+
+def _softmax_array(xp: Any, x: Any, axis: Any) -> Any:
+    """exp(x - max) / sum exp(x - max) along ``axis`` (Softmax.forward without the node)."""
+    if x.size == 0:
+        return x.copy()
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 class Sum(Function):
     """y = sum of x over ``axes``.  dx = dy broadcast back over those axes."""
 
@@ -46,6 +63,9 @@ class Sum(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return _expand_back(gy, self.inputs[0].shape, self.axes)
+
+    def backward_arrays(self, gy: Any) -> Any:
+        return _expand_back_array(gy, self.inputs[0].array.shape, self.axes)
 
 
 class Mean(Function):
@@ -66,6 +86,12 @@ class Mean(Function):
         shape = self.inputs[0].shape
         n = int(np.prod(shape)) if self.axes is None else int(np.prod([shape[a] for a in self.axes]))
         return _expand_back(gy, shape, self.axes) * (1.0 / builtins.max(n, 1))
+
+    def backward_arrays(self, gy: Any) -> Any:
+        shape = self.inputs[0].array.shape
+        n = math.prod(shape) if self.axes is None else math.prod([shape[a] for a in self.axes])
+        # scaling before broadcasting multiplies the same values (bitwise equal) with fewer flops
+        return _expand_back_array(gy * (1.0 / builtins.max(n, 1)), shape, self.axes)
 
 
 def _check_float(x: Tensor, op: str) -> None:
@@ -348,6 +374,11 @@ class LogSumExp(Function):
         axes = tuple(range(x.ndim)) if self.axes is None else self.axes
         return _expand_back(gy, x.shape, self.axes) * Softmax(axes)(x)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        x = self.inputs[0].array
+        axes = tuple(range(x.ndim)) if self.axes is None else self.axes
+        return _expand_back_array(gy, x.shape, self.axes) * _softmax_array(get_array_module(x), x, axes)
+
 
 @dim_aliases
 def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -379,6 +410,10 @@ class Softmax(Function):
         y = self.saved_output(self.y)
         return y * (gy - sum(gy * y, self.axis, keepdim=True))
 
+    def backward_arrays(self, gy: Any) -> Any:
+        y = self.saved_array(self.y)
+        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x) along ``axis``.  dx = dy - exp(y) * sum(dy)."""
@@ -400,6 +435,10 @@ class LogSoftmax(Function):
     def backward(self, gy: Tensor) -> Tensor:
         y = self.saved_output(self.y)
         return gy - exp(y) * sum(gy, self.axis, keepdim=True)
+
+    def backward_arrays(self, gy: Any) -> Any:
+        y = self.saved_array(self.y)
+        return gy - get_array_module(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
 @dim_aliases

@@ -41,6 +41,9 @@ class Reshape(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return reshape(gy, self.inputs[0].shape)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy.reshape(self.inputs[0].array.shape)
+
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """Same elements, new shape; one entry may be -1."""
@@ -89,6 +92,9 @@ class Permute(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return permute(gy, tuple(int(i) for i in np.argsort(self.axes)))
+
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy.transpose(tuple(int(i) for i in np.argsort(self.axes)))
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
@@ -183,6 +189,10 @@ class Cat(Function):
         sizes = [x.shape[self.axis] for x in self.inputs]
         return tuple(split(gy, sizes, self.axis))
 
+    def backward_arrays(self, gy: Any) -> tuple:
+        bounds = np.cumsum([x.array.shape[self.axis] for x in self.inputs])[:-1].tolist()
+        return tuple(get_array_module(gy).split(gy, bounds, axis=self.axis))
+
 
 class Split(Function):
     """ys = x cut along ``axis`` into pieces of ``sizes``.  dx = cat(dys)."""
@@ -198,6 +208,9 @@ class Split(Function):
 
     def backward(self, *gys: Tensor) -> Tensor:
         return cat(list(gys), self.axis)
+
+    def backward_arrays(self, *gys: Any) -> Any:
+        return get_array_module(gys[0]).concatenate(gys, axis=self.axis)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

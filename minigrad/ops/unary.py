@@ -15,7 +15,7 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from ._util import as_tensor_like, binary_operands, check_broadcast
-from .arithmetic import _unbroadcast
+from .arithmetic import _unbroadcast, unbroadcast_array
 
 _make = Tensor._make
 
@@ -38,6 +38,9 @@ class Exp(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return gy * self.saved_output(self.y)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy * self.saved_array(self.y)
+
 
 class Log(Function):
     """y = ln x.  dx = dy / x."""
@@ -48,6 +51,9 @@ class Log(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return gy / self.inputs[0]
 
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy / self.inputs[0].array
+
 
 class Log1p(Function):
     """y = ln(1 + x), accurate for small x.  dx = dy / (1 + x)."""
@@ -57,6 +63,9 @@ class Log1p(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return gy / (self.inputs[0] + 1.0)
+
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy / (self.inputs[0].array + 1.0)
 
 
 class Sqrt(Function):
@@ -71,6 +80,9 @@ class Sqrt(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return gy / (self.saved_output(self.y) * 2.0)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy / (self.saved_array(self.y) * 2.0)
+
 
 class Sin(Function):
     """y = sin x.  dx = dy * cos x."""
@@ -81,6 +93,10 @@ class Sin(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return gy * cos(self.inputs[0])
 
+    def backward_arrays(self, gy: Any) -> Any:
+        x = self.inputs[0].array
+        return gy * get_array_module(x).cos(x)
+
 
 class Cos(Function):
     """y = cos x.  dx = -dy * sin x."""
@@ -90,6 +106,10 @@ class Cos(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return -(gy * sin(self.inputs[0]))
+
+    def backward_arrays(self, gy: Any) -> Any:
+        x = self.inputs[0].array
+        return -(gy * get_array_module(x).sin(x))
 
 
 class Tanh(Function):
@@ -105,9 +125,30 @@ class Tanh(Function):
         y = self.saved_output(self.y)
         return gy * (1.0 - y * y)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        y = self.saved_array(self.y)
+        return gy * (1.0 - y * y)
+
+
+_expit: list = []  # [scipy.special.expit or None], looked up on first use (scipy is optional)
+
 
 def _sigmoid_array(xp: Any, x: Any) -> Any:
-    """1 / (1 + e^-x) without overflow: uses e^-|x| <= 1 on both branches."""
+    """1 / (1 + e^-x) without overflow: uses e^-|x| <= 1 on both branches.
+
+    On NumPy, SciPy's ``expit`` computes the same in one ufunc (within 2 ulp), ~10x faster than the eight
+    ufunc calls below on the small arrays of RL networks, where the per-call cost is what counts.
+    """
+    if xp is np:
+        if not _expit:
+            try:
+                from scipy.special import expit
+            except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+                expit = None
+            _expit.append(expit)
+        if _expit[0] is not None:
+            y = _expit[0](x)
+            return y if y.dtype == x.dtype else y.astype(x.dtype)
     z = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 
@@ -123,6 +164,10 @@ class Sigmoid(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.saved_output(self.y)
+        return gy * (y * (1.0 - y))
+
+    def backward_arrays(self, gy: Any) -> Any:
+        y = self.saved_array(self.y)
         return gy * (y * (1.0 - y))
 
 
@@ -207,6 +252,9 @@ class ReLU(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return gy * _make(self.saved_output(self.y).array > 0)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy * (self.saved_array(self.y) > 0)
+
 
 class LeakyReLU(Function):
     """y = x if x > 0 else slope * x.  dx = dy * (1 if x > 0 else slope)."""
@@ -223,6 +271,9 @@ class LeakyReLU(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return gy * _make(self.factor)
+
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy * self.factor
 
 
 class ELU(Function):
@@ -242,6 +293,10 @@ class ELU(Function):
     def backward(self, gy: Tensor) -> Tensor:
         y = self.saved_output(self.y)
         return where(_make(self.mask), gy, gy * (y + self.alpha))
+
+    def backward_arrays(self, gy: Any) -> Any:
+        y = self.saved_array(self.y)
+        return get_array_module(gy).where(self.mask, gy, gy * (y + self.alpha))
 
 
 class GELU(Function):
@@ -274,6 +329,11 @@ class Softplus(Function):
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
         return where(_make(self.linear), gy, gy * sigmoid(x * self.beta))
+
+    def backward_arrays(self, gy: Any) -> Any:
+        x = self.inputs[0].array
+        xp = get_array_module(x)
+        return xp.where(self.linear, gy, gy * _sigmoid_array(xp, x * self.beta))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -329,6 +389,9 @@ class Clamp(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return gy * _make(self.mask)
 
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy * self.mask
+
 
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max]; either bound may be None."""
@@ -367,6 +430,12 @@ class Maximum(Function):
         wa = _make(self.wa)
         return _unbroadcast(gy * wa, a), _unbroadcast(gy * (1.0 - wa), b)
 
+    def backward_arrays(self, gy: Any) -> tuple:
+        a, b = self.inputs
+        wa = self.wa
+        return (unbroadcast_array(gy * wa, a.array.shape) if self.needs_input_grad[0] else None,
+                unbroadcast_array(gy * (1.0 - wa), b.array.shape) if self.needs_input_grad[1] else None)
+
 
 class Minimum(Function):
     """y = min(a, b) elementwise.  The gradient goes to the smaller input; ties split it evenly."""
@@ -382,6 +451,12 @@ class Minimum(Function):
         a, b = self.inputs
         wa = _make(self.wa)
         return _unbroadcast(gy * wa, a), _unbroadcast(gy * (1.0 - wa), b)
+
+    def backward_arrays(self, gy: Any) -> tuple:
+        a, b = self.inputs
+        wa = self.wa
+        return (unbroadcast_array(gy * wa, a.array.shape) if self.needs_input_grad[0] else None,
+                unbroadcast_array(gy * (1.0 - wa), b.array.shape) if self.needs_input_grad[1] else None)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -413,6 +488,15 @@ class Where(Function):
         c = _make(self.cond)
         ga = _unbroadcast(where(c, gy, zero), a) if self.needs_input_grad[0] else None
         gb = _unbroadcast(where(c, zero, gy), b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def backward_arrays(self, gy: Any) -> tuple:
+        a, b = self.inputs
+        xp = get_array_module(gy)
+        zero = gy * 0.0  # not a literal 0: an inf/nan in dy stays nan off its branch, as in backward
+        c = self.cond
+        ga = unbroadcast_array(xp.where(c, gy, zero), a.array.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast_array(xp.where(c, zero, gy), b.array.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -532,6 +616,9 @@ class Dropout(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         return gy * _make(self.scale)
+
+    def backward_arrays(self, gy: Any) -> Any:
+        return gy * self.scale
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_nonnegative
 
@@ -41,7 +43,7 @@ class Adam(Optimizer):
             if p.grad is None:
                 continue
             x = p.array
-            xp = get_array_module(x)
+            xp = np if type(x) is np.ndarray else get_array_module(x)
             if self._decoupled:
                 g = self._grad(p, maximize, 0.0)
                 if wd != 0:

@@ -162,7 +162,10 @@ class Optimizer:
     # --- helpers for subclasses ----------------------------------------------------------------------
     def _tmp(self, like: Any, slot: int = 0) -> Any:
         """A scratch array shaped like ``like`` (not part of the state; reused across steps)."""
-        key = (like.shape, like.dtype.str, str(device_of(like)), slot)
+        if type(like) is np.ndarray:  # host arrays: no device in the key (str(device) costs ~1 us per call)
+            key: tuple = (like.shape, like.dtype.str, slot)
+        else:
+            key = (like.shape, like.dtype.str, str(device_of(like)), slot)
         buf = self._scratch.get(key)
         if buf is None:
             buf = get_array_module(like).empty_like(like)
