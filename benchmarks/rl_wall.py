@@ -41,6 +41,12 @@ CASES: dict[str, tuple] = {
                     gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
                     exploration_fraction=0.16, exploration_final_eps=0.04,
                     policy_kwargs=dict(net_arch=[256, 256]))),
+    "dqn_acrobot": (                         # the Zoo's Acrobot settings: one gradient step per env step
+        "Acrobot-v1", 100_000, "dqn", [],
+        "DQN", dict(learning_rate=6.3e-4, batch_size=128, buffer_size=50_000, learning_starts=0,
+                    gamma=0.99, target_update_interval=250, train_freq=4, gradient_steps=-1,
+                    exploration_fraction=0.12, exploration_final_eps=0.1,
+                    policy_kwargs=dict(net_arch=[256, 256]))),
 }
 
 

@@ -101,8 +101,11 @@ class Args:
 # RL-Zoo settings. CartPole: the zoo's. Acrobot: the zoo's with 200k steps instead of 1M. Pendulum: the
 # zoo's without gSDE, which then needs shorter rollouts (4 x 256 steps: 4x more policy iterations; with
 # 4 x 1024 seed 1 stalled near -550 at 300k) and a tanh-squashed policy (4 x 256 with a Gaussian: -174,
-# with tanh: -148 at 150k, seed 1). MountainCar-v0 and LunarLander-v3 (needs the
-# box2d extra): the zoo's.
+# with tanh: -148 at 150k, seed 1). LunarLander-v3 (needs the box2d extra): the zoo's. MountainCar-v0:
+# the zoo's, ending with the best periodic evaluation's policy (--keep-best; evaluations on their own
+# episode seeds): over 5 seeds the evaluation peaks near 500-600k and sags after, the final policy
+# scored -115.9 +- 5.5, the kept one -110.6 +- 4.8 (the same training runs; lr annealing instead gave
+# -120.0 on the first three seeds).
 # Flags given on the command line override these.
 PRESETS: dict[str, dict] = {
     "CartPole-v1": dict(total_timesteps=100_000),
@@ -117,7 +120,7 @@ PRESETS: dict[str, dict] = {
     "MountainCar-v0": dict(
         total_timesteps=1_000_000, n_envs=16, n_steps=16, gamma=0.99, gae_lambda=0.98, n_epochs=4,
         batch_size=64, learning_rate=3e-4, anneal_lr=False, anneal_clip=False, normalize_obs=True,
-        normalize_reward=True, eval_every=50_000, checkpoint_every=200_000),
+        normalize_reward=True, eval_every=50_000, checkpoint_every=200_000, keep_best=True),
     "LunarLander-v3": dict(
         total_timesteps=1_000_000, n_envs=16, n_steps=1024, gamma=0.999, gae_lambda=0.98, n_epochs=4,
         batch_size=64, learning_rate=3e-4, anneal_lr=False, anneal_clip=False, ent_coef=0.01,
