@@ -68,7 +68,7 @@ def _rainbow_without(*removed: str) -> list[str]:
 
 LESSONS: dict[str, dict] = {
     "overestimation": dict(
-        steps=20_000, eval_every=2000, measure=True, flags=[],
+        steps=30_000, eval_every=2500, measure=True, flags=[],
         variants={"DQN, noisy rewards": ["--reward-noise", "1.0"],
                   "Double DQN, noisy rewards": ["--double", "--reward-noise", "1.0"],
                   "DQN, real rewards": [], "Double DQN, real rewards": ["--double"]},
@@ -183,7 +183,7 @@ def lesson_config(lesson: str, quick: bool) -> dict:
 
 def run_one(lesson: str, variant: str, flags: list[str], seed: int, out: Path, cfg: dict) -> Path:
     """One rl.dqn run (read back when its summary.json exists); returns its folder."""
-    folder = out / lesson / variant.replace("- ", "no_").replace(" ", "_").replace("-", "")
+    folder = out / lesson / variant.replace("- ", "no_").replace(",", "").replace(" ", "_").replace("-", "")
     run = folder / f"s{seed}"
     if (run / "summary.json").exists():
         return run
