@@ -40,6 +40,7 @@ deterministic greedy evaluation over ``eval_episodes`` episodes), episode.gif, l
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -96,6 +97,11 @@ class Args:
     v_min: float = -10.0
     v_max: float = 10.0
     rainbow: bool = field(default=False, metadata={"help": "double+dueling+prioritized+3-step+noisy+c51"})
+    # --- switches for the lessons (rl.dqn_lessons)
+    target_network: bool = field(default=True, metadata={
+        "help": "--no-target-network: bootstrap from the online network itself (theta^- = theta)"})
+    reward_noise: float = field(default=0.0, metadata={
+        "help": "std of zero-mean Gaussian noise added to the training rewards (evaluation: the real ones)"})
     # --- bookkeeping
     n_envs: int = 1
     eval_every: int = 10_000
@@ -338,7 +344,13 @@ def apply_rainbow(args: Args) -> Args:
     return args
 
 
-def main(argv=None) -> dict:
+OnEval = Callable[[int, Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]], dict | None]
+
+
+def main(argv=None, on_eval: OnEval | None = None) -> dict:
+    """Train one run. ``on_eval(step, q_fn, greedy)``, when given, is called at every periodic evaluation
+    with q_fn: observations (B, obs_dim) -> greedy-mode Q-values (B, A) and the greedy policy; the
+    scalars of the dict it returns are logged at that step (metrics.csv, TensorBoard)."""
     args = apply_rainbow(parse_args(Args, argv, description=__doc__.split("\n")[0], presets=PRESETS))
     out = run_dir(args, "dqn")
     rng = seed_everything(args.seed)
@@ -365,13 +377,15 @@ def main(argv=None) -> dict:
     log = RunLogger(out, {"algo": "dqn", **asdict(args)}, args.total_timesteps, tensorboard=args.tensorboard,
                     progress=args.progress, resume_step=start if args.resume else None)
 
-    def greedy(o: np.ndarray) -> np.ndarray:
+    def q_fn(o: np.ndarray) -> np.ndarray:
         q_net.eval()
         with mg.no_grad():
-            head = q_net(mg.tensor(o.reshape(len(o), -1)))
-            a = q_values(head, args.distributional, support).numpy().argmax(1)
+            q = q_values(q_net(mg.tensor(o.reshape(len(o), -1))), args.distributional, support).numpy()
         q_net.train()
-        return a
+        return q
+
+    def greedy(o: np.ndarray) -> np.ndarray:
+        return q_fn(o).argmax(1)
 
     best: tuple = (-np.inf, start, None)     # (periodic evaluation mean, its step, the weights)
     obs, _ = envs.reset(seed=args.seed + start)
@@ -381,6 +395,8 @@ def main(argv=None) -> dict:
     while step < args.total_timesteps:
         actions, explore = select_actions(args, q_net, obs, step, rng, support, n_actions)
         next_obs, rewards, terminated, truncated, info = envs.step(actions)
+        if args.reward_noise > 0:        # the agent learns from noisy rewards; episodes log the real ones
+            rewards = rewards + args.reward_noise * rng.standard_normal(rewards.shape)
         real_next = real_next_obs(next_obs, terminated | truncated, info).reshape(args.n_envs, -1)
         done_steps = n_step.push(obs, actions, rewards, real_next, terminated, truncated)
         if done_steps is not None:
@@ -403,7 +419,8 @@ def main(argv=None) -> dict:
                 if args.noisy:
                     q_net.reset_noise()
                     target_net.reset_noise()
-                loss, errors, mean_q = td_loss(args, q_net, target_net, batch, support)
+                bootstrap_net = target_net if args.target_network else q_net
+                loss, errors, mean_q = td_loss(args, q_net, bootstrap_net, batch, support)
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(q_net.parameters(), args.max_grad_norm)
@@ -419,6 +436,8 @@ def main(argv=None) -> dict:
         if step % args.eval_every < args.n_envs:
             returns = evaluate(greedy, args.env_id, args.eval_episodes, seed=PERIODIC_EVAL_SEED)
             log.evaluation(step, returns)
+            if on_eval is not None:
+                log.scalars(step, **(on_eval(step, q_fn, greedy) or {}))
             if args.keep_best and returns.mean() >= best[0]:
                 best = (returns.mean(), step, {k: v.clone() for k, v in q_net.state_dict().items()})
         if step % args.checkpoint_every < args.n_envs:
