@@ -398,3 +398,33 @@ def test_n_step_returns_stop_at_termination_and_bootstrap_after_truncation():
     assert len(ns.pending[1]) == 2
     with pytest.raises(ValueError):
         NStepReturns(0, 0.9, 1)
+
+
+def test_record_gif_warns_and_writes_nothing_where_the_env_cannot_render(tmp_path):
+    import gymnasium as gym
+
+    class NoContext(gym.Env):        # as MuJoCo without an OpenGL context: render() raises
+        observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+        metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+
+        def __init__(self, render_mode=None):
+            self.render_mode = render_mode
+
+        def reset(self, seed=None, options=None):
+            super().reset(seed=seed)
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            return np.zeros(2, np.float32), 1.0, True, False, {}
+
+        def render(self):
+            raise RuntimeError("an OpenGL platform library has not been loaded")
+
+    gym.register("NoContextRender-v0", entry_point=NoContext)
+    try:
+        with pytest.warns(RuntimeWarning, match="NoContextRender-v0 cannot render"):
+            out = record_gif(lambda o: np.zeros(len(o), np.int64), "NoContextRender-v0", tmp_path / "e.gif")
+        assert out is None and not (tmp_path / "e.gif").exists()
+    finally:
+        gym.registry.pop("NoContextRender-v0")
